@@ -1,0 +1,60 @@
+/**
+ * The one error type of Gemba. Every error a user can see carries a stable `code`
+ * (listed in docs/errors.md, kept in step by a test), a message that says where
+ * (file:line:column, signal path, endpoint) and optional structured `details`.
+ */
+
+/** Every error code Gemba can raise, with a one-line meaning. docs/errors.md lists the same codes. */
+export const ERROR_CODES = {
+  GEMBA_INTERNAL: 'An unexpected internal error; a bug to report.',
+  GEMBA_INVALID_ARGUMENT: 'A function or command was called with an invalid argument.',
+  GEMBA_MODEL_FILE_NOT_FOUND: 'The plant model file does not exist or cannot be read.',
+  GEMBA_MODEL_YAML_SYNTAX: 'The plant model file is not valid YAML.',
+  GEMBA_MODEL_INVALID: 'The plant model file has one or more problems (each listed with line:column).',
+  GEMBA_MODEL_UNKNOWN_SIGNAL: 'A path names a signal the plant model does not have.',
+  GEMBA_MODEL_UNKNOWN_ASSET: 'A path names an asset the plant model does not have.',
+  GEMBA_CONFIG_INVALID: 'A configuration file or option is invalid.',
+  GEMBA_BUS_CLOSED: 'The bus, or a consumer on it, was used after it was closed.',
+  GEMBA_BUS_INVALID_SUBJECT: 'A bus subject or subject filter is malformed.',
+  GEMBA_BUS_UNAVAILABLE: 'The bus cannot be reached.',
+  GEMBA_BATCH_DECODE: 'Bytes could not be decoded as a sample batch.',
+  GEMBA_CLOCK_BACKWARDS: 'A clock was asked to move backwards.',
+  GEMBA_HISTORIAN_UNAVAILABLE: 'The historian store cannot be reached or opened.',
+  GEMBA_HISTORIAN_QUERY: 'A historian query is invalid.',
+  GEMBA_SERVICE_REQUIRED: 'A test needs a local service that is not running (required under CI).',
+} as const;
+
+/** A stable error code, e.g. `GEMBA_MODEL_UNKNOWN_SIGNAL`. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Options for {@link GembaError}. */
+export interface GembaErrorOptions {
+  /** Structured facts about the error, safe to log and to return from the API. */
+  details?: Record<string, unknown>;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * An error with a stable code. Thrown at the edges (model and config loading, API input);
+ * inside the pipeline sources report problems as bad-quality samples and status events instead.
+ *
+ * @example
+ * throw new GembaError('GEMBA_MODEL_UNKNOWN_SIGNAL', `no signal 'acme/x' (plant.yaml:12:5)`);
+ */
+export class GembaError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: GembaErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GembaError';
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+/** True when `err` is a {@link GembaError}, optionally with the given code. */
+export function isGembaError(err: unknown, code?: ErrorCode): err is GembaError {
+  return err instanceof GembaError && (code === undefined || err.code === code);
+}

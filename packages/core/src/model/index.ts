@@ -1,0 +1,3 @@
+export * from './loader.ts';
+export * from './model.ts';
+export * from './schema.ts';

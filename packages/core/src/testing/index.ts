@@ -1,0 +1,2 @@
+export * from './bus-suite.ts';
+export * from './services.ts';
