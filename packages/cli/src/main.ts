@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { isGembaError } from '@gemba/core';
+import { Command, CommanderError } from 'commander';
+import { registerModelCommands } from './commands/model.ts';
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** Builds the `gemba` command with every subcommand. */
+export function buildProgram(): Command {
+  const program = new Command('gemba')
+    .description('Gemba: a live digital twin of the factory floor')
+    .version(VERSION, '-v, --version', 'print the version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerModelCommands(program);
+  return program;
+}
+
+/**
+ * Runs the CLI and returns the exit code. A user mistake (a bad argument, a broken model
+ * file) prints one clear message, never a stack trace.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  for (const cmd of program.commands) cmd.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err: unknown) {
+    if (err instanceof CommanderError) {
+      // Commander has printed the message (or the help/version) already.
+      return err.exitCode;
+    }
+    if (isGembaError(err)) {
+      console.error(`gemba: ${err.message}`);
+      return 1;
+    }
+    console.error('gemba: internal error (please report it):', err);
+    return 2;
+  }
+}
