@@ -8,4 +8,5 @@ export * from './model/index.ts';
 export * from './path.ts';
 export * from './sample.ts';
 export * from './source.ts';
+export * from './states.ts';
 export * from './units.ts';
