@@ -22,6 +22,12 @@ export const ERROR_CODES = {
   GEMBA_HISTORIAN_UNAVAILABLE: 'The historian store cannot be reached or opened.',
   GEMBA_HISTORIAN_QUERY: 'A historian query is invalid.',
   GEMBA_SERVICE_REQUIRED: 'A test needs a local service that is not running (required under CI).',
+  GEMBA_API_UNAUTHORIZED: 'An API request has no bearer token, or the token is unknown.',
+  GEMBA_API_FORBIDDEN: "The API token's role may not do this (viewer < operator < engineer < admin).",
+  GEMBA_API_INVALID_INPUT: 'An API request body, query or WebSocket message does not match its schema.',
+  GEMBA_API_NOT_FOUND: 'An API route, asset, alarm, job or order does not exist.',
+  GEMBA_API_NOT_AVAILABLE: 'The running platform does not provide this feature (e.g. no simulation service wired).',
+  GEMBA_API_CONFLICT: 'An API write conflicts with the current state (e.g. acknowledging a cleared alarm twice).',
 } as const;
 
 /** A stable error code, e.g. `GEMBA_MODEL_UNKNOWN_SIGNAL`. */
