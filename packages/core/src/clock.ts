@@ -141,6 +141,8 @@ export class AcceleratedClock implements Clock {
   readonly #startMs: number;
   readonly #wallStart: number;
   readonly #real = new RealClock();
+  readonly #timers = new Map<number, TimerHandle>();
+  #nextId = 1;
 
   constructor(speed: number, startMs: number = Date.now()) {
     if (!(speed > 0) || !Number.isFinite(speed)) {
@@ -156,11 +158,28 @@ export class AcceleratedClock implements Clock {
   }
 
   setTimeout(fn: () => void, delayMs: number): TimerHandle {
-    return this.#real.setTimeout(fn, delayMs / this.speed);
+    const due = this.now() + delayMs;
+    const handle = { id: this.#nextId++ };
+    // Wall timers may fire a little early; wait out the rest so callers never see now() < due.
+    const arm = (): void => {
+      const left = due - this.now();
+      if (left <= 0) {
+        this.#timers.delete(handle.id);
+        fn();
+        return;
+      }
+      this.#timers.set(handle.id, this.#real.setTimeout(arm, Math.max(left / this.speed, 0.5)));
+    };
+    this.#timers.set(handle.id, this.#real.setTimeout(arm, Math.max(0, delayMs / this.speed)));
+    return handle;
   }
 
   clearTimeout(handle: TimerHandle): void {
-    this.#real.clearTimeout(handle);
+    const inner = this.#timers.get(handle.id);
+    if (inner !== undefined) {
+      this.#real.clearTimeout(inner);
+      this.#timers.delete(handle.id);
+    }
   }
 
   sleep(delayMs: number): Promise<void> {

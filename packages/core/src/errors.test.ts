@@ -5,7 +5,7 @@ import { ERROR_CODES, GembaError, isGembaError } from './errors.ts';
 describe('error catalogue', () => {
   it('lists every code in docs/errors.md, and nothing else', () => {
     const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
-    const documented = [...doc.matchAll(/^\| `(GEMBA_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
+    const documented = [...doc.matchAll(/^\|\s*`(GEMBA_[A-Z0-9_]+)`\s*\|/gm)].map((m) => m[1]);
     expect(documented.sort()).toEqual(Object.keys(ERROR_CODES).sort());
   });
 

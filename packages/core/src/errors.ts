@@ -22,12 +22,18 @@ export const ERROR_CODES = {
   GEMBA_HISTORIAN_UNAVAILABLE: 'The historian store cannot be reached or opened.',
   GEMBA_HISTORIAN_QUERY: 'A historian query is invalid.',
   GEMBA_SERVICE_REQUIRED: 'A test needs a local service that is not running (required under CI).',
+  GEMBA_CONNECT_WRITE: 'A write to a signal at its peer failed or the signal cannot be written there.',
+  GEMBA_CONNECT_UNAVAILABLE: 'A peer (OPC UA server, Modbus device, MQTT broker) cannot be reached.',
+  GEMBA_CONNECT_BUFFER: 'The store-and-forward buffer folder cannot be opened or written.',
+  GEMBA_CONNECT_UNKNOWN_SOURCE: 'A source id, or the source of a signal, is not in the plant model.',
   GEMBA_API_UNAUTHORIZED: 'An API request has no bearer token, or the token is unknown.',
   GEMBA_API_FORBIDDEN: "The API token's role may not do this (viewer < operator < engineer < admin).",
   GEMBA_API_INVALID_INPUT: 'An API request body, query or WebSocket message does not match its schema.',
   GEMBA_API_NOT_FOUND: 'An API route, asset, alarm, job or order does not exist.',
-  GEMBA_API_NOT_AVAILABLE: 'The running platform does not provide this feature (e.g. no simulation service wired).',
-  GEMBA_API_CONFLICT: 'An API write conflicts with the current state (e.g. acknowledging a cleared alarm twice).',
+  GEMBA_API_NOT_AVAILABLE:
+    'The running platform does not provide this feature (e.g. no simulation service wired).',
+  GEMBA_API_CONFLICT:
+    'An API write conflicts with the current state (e.g. acknowledging a cleared alarm twice).',
 } as const;
 
 /** A stable error code, e.g. `GEMBA_MODEL_UNKNOWN_SIGNAL`. */
