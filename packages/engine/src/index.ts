@@ -1,0 +1,2 @@
+export * from './engine-api.ts';
+export * from './types.ts';
