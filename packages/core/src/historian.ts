@@ -1,4 +1,4 @@
-import type { Sample, SampleBatch, SignalId } from './sample.ts';
+import type { Quality, Sample, SampleBatch, SampleValue, SignalId } from './sample.ts';
 
 /** Resolutions the historian keeps rollups at. */
 export type RollupResolution = '1s' | '1m' | '1h';
@@ -16,7 +16,11 @@ export interface TimeRange {
   toMs: number;
 }
 
-/** Aggregates of one signal over one time bucket (numeric and boolean values only). */
+/**
+ * Aggregates of one signal over one time bucket. Aggregates cover numeric and boolean values
+ * (booleans as 0/1) of `good` or `uncertain` quality; strings and `bad` samples are left out
+ * (see {@link isAggregatable}). A bucket with no such sample has no row.
+ */
 export interface BucketRow {
   signal: SignalId;
   /** Bucket start, ms since epoch (aligned to multiples of the bucket width from the epoch). */
@@ -47,7 +51,10 @@ export interface HistorianEvent {
   data: Record<string, unknown>;
 }
 
-/** Retention per resolution, ms; data older than `now - keep` is removed. */
+/**
+ * Retention per resolution, ms; data older than `now - keep` is removed (raw samples and events
+ * by their time, rollup rows by their bucket start).
+ */
 export interface RetentionPolicy {
   rawMs: number;
   rollupMs: Readonly<Record<RollupResolution, number>>;
@@ -88,4 +95,20 @@ export interface Historian {
   applyRetention(policy: RetentionPolicy, nowMs: number): Promise<void>;
   /** Flushes and closes the store. */
   close(): Promise<void>;
+}
+
+/** True when a sample takes part in aggregates and rollups: a finite number or a boolean, not `bad`. */
+export function isAggregatable(value: SampleValue, quality: Quality): boolean {
+  if (quality === 'bad') return false;
+  if (typeof value === 'boolean') return true;
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+/**
+ * True when an event's `source` lies at or below the namespace path `prefix`
+ * (`a/b` matches `a/b` and `a/b/c`, not `a/bc`). An empty prefix matches everything.
+ */
+export function eventMatchesSource(source: string, prefix: string): boolean {
+  const p = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  return p === '' || source === p || source.startsWith(`${p}/`);
 }

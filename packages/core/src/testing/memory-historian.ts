@@ -194,20 +194,17 @@ export class MemoryHistorian implements Historian {
       const series = this.#raw.get(signal);
       const r1s = this.#map('1s', signal);
       const minutes = new Set<number>();
-      for (const sec of seconds) {
-        let agg: Agg | undefined;
-        for (let ts = sec; ts < sec + 1000; ts++) {
-          // Raw keys are integers in practice; fractional ms are handled below.
-          const s = series?.get(ts);
-          if (s !== undefined && isAggregatable(s.value, s.quality)) agg = addValue(agg, ts, Number(s.value));
-        }
-        if (series !== undefined && series.size > 0) {
-          for (const [ts, s] of series) {
-            if (ts >= sec && ts < sec + 1000 && !Number.isInteger(ts) && isAggregatable(s.value, s.quality)) {
-              agg = addValue(agg, ts, Number(s.value));
-            }
+      const fresh = new Map<number, Agg>();
+      if (series !== undefined) {
+        for (const [ts, s] of series) {
+          const sec = Math.floor(ts / 1000) * 1000;
+          if (seconds.has(sec) && isAggregatable(s.value, s.quality)) {
+            fresh.set(sec, addValue(fresh.get(sec), ts, Number(s.value)));
           }
         }
+      }
+      for (const sec of seconds) {
+        const agg = fresh.get(sec);
         if (agg === undefined) r1s.delete(sec);
         else r1s.set(sec, agg);
         minutes.add(Math.floor(sec / 60_000) * 60_000);
