@@ -36,7 +36,7 @@ describe('gemba command', () => {
     const r = gemba('model', 'check', file);
     expect(r.code).toBe(1);
     const lines = r.err.trim().split('\n');
-    expect(lines.filter((l) => /:\d+:\d+  /.test(l))).toHaveLength(5);
+    expect(lines.filter((l) => /:\d+:\d+ {2}/.test(l))).toHaveLength(5);
     for (const l of lines.slice(0, 5)) expect(l).toMatch(new RegExp(`^${file}:\\d+:\\d+  `));
     expect(lines.at(-1)).toBe(`${file}: 5 problems`);
     expect(r.err).not.toMatch(/\n\s+at /);
