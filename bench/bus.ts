@@ -11,7 +11,8 @@ function makeBatches(n: number): SampleBatch[] {
   const out: SampleBatch[] = [];
   for (let k = 0; k < n; k++) {
     const b = new SampleBatchBuilder(BATCH);
-    for (let i = 0; i < BATCH; i++) b.pushNumber(`acme/plant1/assembly/line1/s${i % 100}/v${i}`, 1_700_000_000_000 + k, i);
+    for (let i = 0; i < BATCH; i++)
+      b.pushNumber(`acme/plant1/assembly/line1/s${i % 100}/v${i}`, 1_700_000_000_000 + k, i);
     out.push(b.build());
   }
   return out;
@@ -56,7 +57,9 @@ const best = Math.max(...results);
 const median = results.sort((a, b) => a - b)[1] as number;
 console.log('bench/bus — in-process bus, 1 publisher → 2 consumers, batches of 1,000 samples');
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}`);
-console.log('| runs | batches/run | published samples/s (median) | best | delivered samples/s (median, 2 consumers) |');
+console.log(
+  '| runs | batches/run | published samples/s (median) | best | delivered samples/s (median, 2 consumers) |',
+);
 console.log('|---|---|---|---|---|');
 console.log(
   `| 3 | ${BATCHES} | ${(median / 1e6).toFixed(1)} M | ${(best / 1e6).toFixed(1)} M | ${((2 * median) / 1e6).toFixed(1)} M |`,
