@@ -75,7 +75,11 @@ export interface Historian {
   append(batch: SampleBatch): Promise<void>;
   /** Raw samples of one signal in a range, in time order. */
   queryRaw(signal: SignalId, range: TimeRange, limit?: number): Promise<Sample[]>;
-  /** Aggregates per bucket of `bucketMs` for each signal, ordered by signal then bucket. */
+  /**
+   * Aggregates per bucket of `bucketMs` (a positive integer; buckets aligned to multiples of it
+   * from the epoch) for each signal, ordered by signal then bucket. Only samples inside `range`
+   * count. Fails with `GEMBA_HISTORIAN_QUERY` on a bad width or range.
+   */
   queryBuckets(signals: readonly SignalId[], range: TimeRange, bucketMs: number): Promise<BucketRow[]>;
   /** Rollup rows at a fixed resolution. */
   queryRollup(

@@ -163,10 +163,10 @@ export class MemoryHistorian implements Historian {
   async queryBuckets(signals: readonly SignalId[], range: TimeRange, bucketMs: number): Promise<BucketRow[]> {
     this.#checkOpen();
     checkRange(range);
-    if (!(bucketMs > 0 && Number.isFinite(bucketMs))) {
+    if (!(Number.isInteger(bucketMs) && bucketMs > 0)) {
       throw new GembaError(
         'GEMBA_HISTORIAN_QUERY',
-        `bucket width must be a positive number of ms, got ${bucketMs}`,
+        `bucket width must be a positive integer of ms, got ${bucketMs}`,
       );
     }
     const out: BucketRow[] = [];
