@@ -73,6 +73,11 @@ export interface JetStreamBusOptions {
    * up to this long, as it waits for its last pull to end. Default 1 000.
    */
   pullExpiresMs?: number;
+  /**
+   * How long {@link JetStreamBus.create} waits for JetStream to answer (a cluster that is still
+   * electing its meta leader), ms. Default 0: one attempt.
+   */
+  readyTimeoutMs?: number;
   /** True when {@link JetStreamBus.close} closes the connection too. Default false. */
   ownsConnection?: boolean;
   logger?: Logger;
@@ -155,6 +160,7 @@ export class JetStreamBus implements Bus {
   readonly #durables = new Map<string, string>();
   readonly #active = new Map<string, JetStreamSubscription>();
   #closed = false;
+  readonly #stats = { published: 0, duplicates: 0, publishRetries: 0, publishFailures: 0 };
 
   /**
    * Wraps a connection (see {@link connectNats}); `jsm` is the JetStream manager on it.
@@ -188,13 +194,19 @@ export class JetStreamBus implements Bus {
    * @throws GembaError GEMBA_BUS_UNAVAILABLE when JetStream is not enabled on the server.
    */
   static async create(nc: NatsConnection, options: JetStreamBusOptions = {}): Promise<JetStreamBus> {
-    try {
-      const jsm = await jetstreamManager(nc, { timeout: options.ackTimeoutMs ?? 5_000 });
-      return new JetStreamBus(nc, jsm, options);
-    } catch (err: unknown) {
-      throw new GembaError('GEMBA_BUS_UNAVAILABLE', `JetStream is not available on ${nc.getServer()}`, {
-        cause: err,
-      });
+    const readyBy = Date.now() + (options.readyTimeoutMs ?? 0);
+    for (;;) {
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: options.ackTimeoutMs ?? 5_000 });
+        return new JetStreamBus(nc, jsm, options);
+      } catch (err: unknown) {
+        if (Date.now() >= readyBy || nc.isClosed()) {
+          throw new GembaError('GEMBA_BUS_UNAVAILABLE', `JetStream is not available on ${nc.getServer()}`, {
+            cause: err,
+          });
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
     }
   }
 
@@ -223,6 +235,19 @@ export class JetStreamBus implements Bus {
   /** The JetStream manager of this connection. */
   get manager(): JetStreamManager {
     return this.#jsm;
+  }
+
+  /**
+   * Counters since the bus was created: batches stored, publishes recognised as duplicates,
+   * publish attempts retried, publishes that failed for good.
+   */
+  get stats(): Readonly<{
+    published: number;
+    duplicates: number;
+    publishRetries: number;
+    publishFailures: number;
+  }> {
+    return { ...this.#stats };
   }
 
   /** The subject → stream mapping in use. */
@@ -330,17 +355,21 @@ export class JetStreamBus implements Bus {
       for (let attempt = 0; ; attempt++) {
         try {
           const ack = await this.#js.publish(subject, data, { msgID, timeout: this.#ackTimeoutMs });
+          if (ack.duplicate) this.#stats.duplicates++;
+          else this.#stats.published++;
           return { seq: ack.seq, duplicate: ack.duplicate };
         } catch (err: unknown) {
           this.#checkOpen();
           const retryable = !(err instanceof ClosedConnectionError) && apiCode(err) === undefined;
           if (!retryable || this.#clock.now() >= deadline) {
+            this.#stats.publishFailures++;
             throw new GembaError(
               'GEMBA_BUS_UNAVAILABLE',
               `publish to '${subject}' (stream ${ref.name}) failed after ${attempt + 1} attempt(s): ${(err as Error).message}`,
               { cause: err, details: { subject, stream: ref.name, msgId: msgID } },
             );
           }
+          this.#stats.publishRetries++;
           if (attempt === 0) this.#log.warn({ subject, err }, 'publish failed; retrying');
           // The stream may be gone (memory storage after a restart): check it again.
           this.#streams.delete(ref.name);
