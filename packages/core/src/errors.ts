@@ -34,6 +34,9 @@ export const ERROR_CODES = {
     'The running platform does not provide this feature (e.g. no simulation service wired).',
   GEMBA_API_CONFLICT:
     'An API write conflicts with the current state (e.g. acknowledging a cleared alarm twice).',
+  GEMBA_SIM_MODEL: 'The plant model lacks something the simulation needs (a line, a product, cycle times).',
+  GEMBA_SIM_CALIBRATION: 'The historian window holds too little data to calibrate the simulation.',
+  GEMBA_SIM_CANCELLED: 'A simulation job was cancelled before it finished.',
 } as const;
 
 /** A stable error code, e.g. `GEMBA_MODEL_UNKNOWN_SIGNAL`. */

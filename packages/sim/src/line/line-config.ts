@@ -1,0 +1,96 @@
+import type { DistributionSpec } from '../random/distributions.ts';
+
+/**
+ * Failures of a station. `operating-time`: the time between failures counts only while the
+ * station works (the usual assumption for machine wear); `cycles`: a failure every N cycles,
+ * N drawn from `between`. A failure preempts the cycle in progress, which resumes after repair.
+ */
+export interface FailureConfig {
+  basis: 'operating-time' | 'cycles';
+  /** Operating seconds (or cycles) between failures. */
+  between: DistributionSpec;
+  /** Repair duration, seconds. */
+  repair: DistributionSpec;
+}
+
+/** Short stops before a cycle: with `probability` per cycle, a stop of `duration` seconds. */
+export interface MicroStopConfig {
+  probability: number;
+  duration: DistributionSpec;
+}
+
+/** One station of the simulated line. */
+export interface StationConfig {
+  id: string;
+  /** Cycle time at speed 1 (100 %), seconds. */
+  cycleTime: DistributionSpec;
+  /** Speed factor, 1 = 100 % (cycle times are divided by it). */
+  speed: number;
+  failures?: FailureConfig;
+  microStops?: MicroStopConfig;
+  /** Probability a finished part is scrap (ignored for the oven when an oven model is set). */
+  scrapProbability: number;
+}
+
+/** A finite buffer between station i and station i+1 (capacity 0: direct hand-over). */
+export interface BufferConfig {
+  id: string;
+  capacity: number;
+}
+
+/**
+ * One oven zone as a first-order thermal system under an ideal temperature controller with
+ * heater limits: the zone approaches its goal min(setpoint, ambient + maxRiseC) with time
+ * constant `timeConstantS`.
+ */
+export interface OvenZoneConfig {
+  id: string;
+  setpointC: number;
+  timeConstantS: number;
+  ambientC: number;
+  /** The highest temperature rise over ambient the heaters can hold (heater limit), °C. */
+  maxRiseC: number;
+  /** Temperature at t = 0 (default: the steady state). */
+  initialC?: number;
+}
+
+/**
+ * The curing oven's physics: the cure temperature of a part is the quality zone's temperature
+ * when the part leaves plus N(0, cureNoiseSdC²); the part is scrap with probability
+ * 1 / (1 + exp(−(a + b·d²))) where d is the deviation from `targetC`.
+ */
+export interface OvenConfig {
+  /** The oven station's id. */
+  station: string;
+  zones: OvenZoneConfig[];
+  /** The zone whose temperature decides quality (the soak zone). */
+  qualityZone: string;
+  targetC: number;
+  cureNoiseSdC: number;
+  scrapLogit: { a: number; b: number };
+  /** Setpoint changes during the run (simulated seconds from the start). */
+  setpointChanges?: { atS: number; zone: string; setpointC: number }[];
+}
+
+/** A planned stop repeating every `periodS` seconds, starting `offsetS` after the run starts. */
+export interface PlannedStop {
+  id: string;
+  periodS: number;
+  offsetS: number;
+  durationS: number;
+}
+
+/**
+ * A serial production line as plain data (JSON-serialisable, so it can be stored, sent to a
+ * worker thread and changed by what-if scenarios). Invariant: `buffers.length ===
+ * stations.length − 1`, buffer i sits between station i and station i+1. The first station is
+ * never starved and the last never blocked.
+ */
+export interface LineConfig {
+  /** Namespace path of the line. */
+  line: string;
+  stations: StationConfig[];
+  buffers: BufferConfig[];
+  plannedStops: PlannedStop[];
+  oven?: OvenConfig;
+}

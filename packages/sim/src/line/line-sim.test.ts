@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import type { DistributionSpec } from '../random/distributions.ts';
+import { estimate } from '../stats/confidence.ts';
+import type { LineConfig, StationConfig } from './line-config.ts';
+import { simulateLine } from './line-sim.ts';
+
+function station(id: string, cycleTime: DistributionSpec, extra: Partial<StationConfig> = {}): StationConfig {
+  return { id, cycleTime, speed: 1, scrapProbability: 0, ...extra };
+}
+
+function line(stations: StationConfig[], capacities: number[]): LineConfig {
+  return {
+    line: 'test/line',
+    stations,
+    buffers: capacities.map((capacity, i) => ({ id: `b${i}`, capacity })),
+    plannedStops: [],
+  };
+}
+
+const exp = (mean: number): DistributionSpec => ({ family: 'exponential', mean });
+
+/** Throughput of the two-machine exponential line (blocking after service) from its birth–death chain. */
+function twoMachineThroughput(mu1: number, mu2: number, capacity: number): number {
+  // States 0..capacity+2: parts in buffer + at machine 2, plus machine 1 holding a blocked part.
+  const n = capacity + 3;
+  const p: number[] = [1];
+  for (let k = 1; k < n; k++) p.push((p[k - 1] as number) * (mu1 / mu2));
+  const z = p.reduce((a, v) => a + v, 0);
+  return mu2 * (1 - (p[0] as number) / z);
+}
+
+describe('line simulation: textbook lines (fixed seeds)', () => {
+  it('a deterministic line produces 1 / the slowest cycle', () => {
+    const cfg = line(
+      [
+        station('a', { family: 'deterministic', value: 20 }),
+        station('b', { family: 'deterministic', value: 26 }),
+        station('c', { family: 'deterministic', value: 18 }),
+      ],
+      [5, 5],
+    );
+    const r = simulateLine(cfg, { seed: 1, horizonS: 100_000, warmupS: 1000 });
+    expect(r.throughputPerHour).toBeCloseTo(3600 / 26, 1);
+    expect(r.bottleneck).toBe('b');
+    expect(r.stations[1]?.stateShares.running).toBeCloseTo(1, 6);
+  });
+
+  it('two exponential machines with a finite buffer match the Markov-chain throughput', () => {
+    for (const [mu1, mu2, cap] of [
+      [1, 1, 2],
+      [1.2, 1, 0],
+      [1, 1.5, 4],
+    ] as const) {
+      const reps = Array.from({ length: 10 }, (_, i) =>
+        simulateLine(line([station('m1', exp(1 / mu1)), station('m2', exp(1 / mu2))], [cap]), {
+          seed: 50 + i,
+          horizonS: 50_000,
+          warmupS: 1000,
+        }),
+      );
+      const est = estimate(reps.map((r) => r.throughputPerHour / 3600));
+      const th = twoMachineThroughput(mu1, mu2, cap);
+      expect(est.low, `μ=${mu1},${mu2} B=${cap}: CI [${est.low}, ${est.high}] vs ${th}`).toBeLessThanOrEqual(
+        th,
+      );
+      expect(
+        est.high,
+        `μ=${mu1},${mu2} B=${cap}: CI [${est.low}, ${est.high}] vs ${th}`,
+      ).toBeGreaterThanOrEqual(th);
+    }
+  });
+
+  it("Little's law holds on every buffer (L = λW)", () => {
+    const cfg = line(
+      [station('a', exp(10)), station('b', exp(11)), station('c', exp(9)), station('d', exp(10.5))],
+      [3, 6, 2],
+    );
+    const r = simulateLine(cfg, { seed: 7, horizonS: 2_000_000, warmupS: 10_000 });
+    for (const b of r.buffers) {
+      const lw = b.arrivalRatePerS * b.meanSojournS;
+      expect(Math.abs(b.meanLevel - lw) / b.meanLevel, b.id).toBeLessThan(0.01);
+      expect(b.meanLevel).toBeLessThanOrEqual(b.capacity);
+    }
+  });
+
+  it('a single station with failures: availability = MTBF / (MTBF + MTTR)', () => {
+    const cfg = line(
+      [
+        station(
+          'a',
+          { family: 'deterministic', value: 10 },
+          {
+            failures: { basis: 'operating-time', between: exp(1000), repair: exp(100) },
+          },
+        ),
+      ],
+      [],
+    );
+    const reps = Array.from({ length: 10 }, (_, i) => simulateLine(cfg, { seed: i, horizonS: 500_000 }));
+    const est = estimate(reps.map((r) => r.throughputPerHour));
+    const th = (3600 / 10) * (1000 / 1100);
+    expect(est.low).toBeLessThanOrEqual(th);
+    expect(est.high).toBeGreaterThanOrEqual(th);
+    const down = estimate(reps.map((r) => r.stations[0]?.stateShares.down ?? 0));
+    expect(down.low).toBeLessThanOrEqual(100 / 1100);
+    expect(down.high).toBeGreaterThanOrEqual(100 / 1100);
+  });
+
+  it('planned stops pause the line for their share of the time', () => {
+    const cfg = line(
+      [
+        station('a', { family: 'deterministic', value: 10 }),
+        station('b', { family: 'deterministic', value: 12 }),
+      ],
+      [4],
+    );
+    cfg.plannedStops.push({ id: 'break', periodS: 8 * 3600, offsetS: 4 * 3600, durationS: 1800 });
+    const r = simulateLine(cfg, { seed: 1, horizonS: 30 * 8 * 3600 });
+    expect(r.throughputPerHour).toBeCloseTo((3600 / 12) * (1 - 1800 / 28_800), 0);
+    expect(r.stations[1]?.stateShares.stopped).toBeCloseTo(1800 / 28_800, 3);
+  });
+
+  it('the same seed gives the same run; another seed a different one', () => {
+    const cfg = line([station('a', exp(10)), station('b', exp(10))], [2]);
+    const a = simulateLine(cfg, { seed: 3, horizonS: 10_000 });
+    const b = simulateLine(cfg, { seed: 3, horizonS: 10_000 });
+    const c = simulateLine(cfg, { seed: 4, horizonS: 10_000 });
+    expect(b).toEqual(a);
+    expect(c.goodParts).not.toBe(a.goodParts);
+  });
+
+  it('oven scrap follows the cure-temperature deviation and the heater limit', () => {
+    const base = line([station('oven', { family: 'deterministic', value: 10 })], []);
+    const withOven = (setpointC: number, maxRiseC = 200): LineConfig => ({
+      ...base,
+      oven: {
+        station: 'oven',
+        zones: [{ id: 'zone2', setpointC, timeConstantS: 300, ambientC: 20, maxRiseC }],
+        qualityZone: 'zone2',
+        targetC: 180,
+        cureNoiseSdC: 0,
+        scrapLogit: { a: -4, b: 0.1 },
+      },
+    });
+    const p = (d: number): number => 1 / (1 + Math.exp(-(-4 + 0.1 * d * d)));
+    const onTarget = simulateLine(withOven(180), { seed: 1, horizonS: 200_000 });
+    const cooler = simulateLine(withOven(175), { seed: 1, horizonS: 200_000 });
+    const limited = simulateLine(withOven(180, 150), { seed: 1, horizonS: 200_000 });
+    expect(onTarget.oven?.scrapRate).toBeCloseTo(p(0), 2);
+    expect(cooler.oven?.scrapRate).toBeCloseTo(p(5), 2);
+    expect(limited.oven?.meanCureTempC).toBeCloseTo(170, 6);
+    expect(limited.oven?.scrapRate).toBeCloseTo(p(10), 2);
+  });
+});

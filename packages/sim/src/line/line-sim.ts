@@ -1,0 +1,678 @@
+import { GembaError } from '@gemba/core';
+import type { EventHandle } from '../kernel/event-calendar.ts';
+import { Simulation } from '../kernel/simulation.ts';
+import { compileDistribution, type Sampler, standardNormal } from '../random/distributions.ts';
+import { Rng } from '../random/rng.ts';
+import type { LineConfig } from './line-config.ts';
+
+/** The states the line simulation accounts time in, named as the engine's machine states. */
+export const SIM_STATES = ['running', 'starved', 'blocked', 'micro-stop', 'down', 'stopped'] as const;
+/** One of {@link SIM_STATES}. */
+export type SimState = (typeof SIM_STATES)[number];
+
+const RUNNING = 0;
+const STARVED = 1;
+const BLOCKED = 2;
+const MICRO = 3;
+const DOWN = 4;
+const STOPPED = 5;
+const NS = SIM_STATES.length;
+
+// Logical phases of a station (what it is doing, independent of planned stops).
+const P_STARVED = 0;
+const P_MICRO = 1;
+const P_PROC = 2;
+const P_DOWN = 3;
+const P_BLOCKED = 4;
+
+const NO_EVENT = -1;
+
+/** Options of one simulation run. */
+export interface RunOptions {
+  /** Seed of this run (replication); streams are derived from it by name. */
+  seed: number;
+  /** Simulated seconds in total, warm-up included. */
+  horizonS: number;
+  /** Simulated seconds discarded before statistics start. */
+  warmupS?: number;
+  /** Width of the good-output series buckets, seconds (for warm-up detection); default 3600. */
+  seriesIntervalS?: number;
+}
+
+/** Per-station results of a run (after warm-up). */
+export interface StationResult {
+  id: string;
+  /** Parts finished (good + scrap). */
+  parts: number;
+  good: number;
+  scrap: number;
+  failures: number;
+  microStops: number;
+  /** Share of the measured time in each state (sums to 1). */
+  stateShares: Record<SimState, number>;
+  /** Share of time active (running, micro-stop, down) — Roser's active states. */
+  activeShare: number;
+  /** Mean duration of uninterrupted active periods, seconds (Roser's bottleneck measure). */
+  meanActivePeriodS: number;
+}
+
+/** Per-buffer results of a run (after warm-up); `meanLevel ≈ arrivalRatePerS · meanSojournS` (Little). */
+export interface BufferResult {
+  id: string;
+  capacity: number;
+  /** Time-average number of parts in the buffer. */
+  meanLevel: number;
+  /** Mean time a part spends in the buffer, seconds. */
+  meanSojournS: number;
+  /** Parts that left the buffer per second. */
+  arrivalRatePerS: number;
+}
+
+/** What one run of the line produced. */
+export interface RunResult {
+  seed: number;
+  horizonS: number;
+  warmupS: number;
+  /** Simulated seconds measured (horizon − warm-up). */
+  measuredS: number;
+  /** Events fired by the kernel. */
+  events: number;
+  /** Good parts out of the last station per hour. */
+  throughputPerHour: number;
+  goodParts: number;
+  scrapParts: number;
+  /** Scrap / (scrap + good) over all stations. */
+  scrapRate: number;
+  stations: StationResult[];
+  buffers: BufferResult[];
+  /** The station with the longest mean active period (Roser et al. 2001). */
+  bottleneck: string;
+  /** Oven results when the line has an oven model. */
+  oven?: { meanCureTempC: number; scrapRate: number; zoneMeanC: Record<string, number> };
+  /** Good output per `seriesIntervalS` bucket from t = 0 (warm-up included). */
+  series: { intervalS: number; good: number[] };
+}
+
+interface ZoneState {
+  id: string;
+  tau: number;
+  ambient: number;
+  maxRise: number;
+  goal: number;
+  t: number;
+  temp: number;
+  area: number;
+  areaFrom: number;
+}
+
+/** A station's live state during a run. */
+class StationRt {
+  phase = P_STARVED;
+  acct = STARVED;
+  lastChange = 0;
+  pending: EventHandle = NO_EVENT;
+  suspended = false;
+  resumeMicro = false;
+  procStart = 0;
+  remaining = 0;
+  microRemaining = 0;
+  ttf = Number.POSITIVE_INFINITY;
+  cyclesToFailure = Number.POSITIVE_INFINITY;
+  activeStart = 0;
+  activeSum = 0;
+  activeCount = 0;
+  parts = 0;
+  good = 0;
+  scrap = 0;
+  failures = 0;
+  microStops = 0;
+  readonly stateTime = new Float64Array(NS);
+  constructor(
+    readonly index: number,
+    readonly id: string,
+    readonly cycle: Sampler,
+    readonly invSpeed: number,
+    readonly cycleRng: Rng,
+    readonly timeFailures: boolean,
+    readonly cycleFailures: boolean,
+    readonly between: Sampler | undefined,
+    readonly repair: Sampler | undefined,
+    readonly failRng: Rng,
+    readonly repairRng: Rng,
+    readonly microP: number,
+    readonly microDur: Sampler | undefined,
+    readonly microRng: Rng,
+    readonly scrapP: number,
+    readonly scrapRng: Rng,
+  ) {}
+}
+
+/** A buffer's live state: a ring of the entry times of the parts in it. */
+class BufferRt {
+  head = 0;
+  count = 0;
+  lastT = 0;
+  area = 0;
+  sojournSum = 0;
+  exits = 0;
+  readonly entry: Float64Array;
+  constructor(
+    readonly id: string,
+    readonly capacity: number,
+  ) {
+    this.entry = new Float64Array(Math.max(1, capacity));
+  }
+}
+
+function isActive(s: number): boolean {
+  return s === RUNNING || s === MICRO || s === DOWN;
+}
+
+/**
+ * Simulates the line once on the DES kernel: stations take parts from the buffer upstream
+ * (the first station always has material), work a cycle drawn from their distribution divided
+ * by their speed, hold a finished part while the buffer downstream is full (blocking after
+ * service), fail and get repaired (a failure preempts the cycle, which resumes after repair),
+ * make micro-stops and scrap; planned stops pause the whole line; the oven's scrap follows its
+ * zones' temperatures.
+ *
+ * @throws GembaError GEMBA_INVALID_ARGUMENT on an inconsistent configuration
+ */
+export function simulateLine(config: LineConfig, options: RunOptions): RunResult {
+  const n = config.stations.length;
+  if (n === 0 || config.buffers.length !== n - 1) {
+    throw new GembaError(
+      'GEMBA_INVALID_ARGUMENT',
+      `line ${config.line}: ${n} stations need ${Math.max(0, n - 1)} buffers, got ${config.buffers.length}`,
+    );
+  }
+  const seed = options.seed;
+  const horizon = options.horizonS;
+  const warmup = options.warmupS ?? 0;
+  if (!(horizon > warmup && warmup >= 0)) {
+    throw new GembaError('GEMBA_INVALID_ARGUMENT', `horizon ${horizon} s must exceed warm-up ${warmup} s`);
+  }
+  const seriesInterval = options.seriesIntervalS ?? 3600;
+  const series = new Array<number>(Math.ceil(horizon / seriesInterval)).fill(0);
+  const sim = new Simulation(64);
+
+  const st: StationRt[] = config.stations.map((c, i) => {
+    if (!(c.speed > 0)) throw new GembaError('GEMBA_INVALID_ARGUMENT', `station ${c.id}: speed must be > 0`);
+    const f = c.failures;
+    return new StationRt(
+      i,
+      c.id,
+      compileDistribution(c.cycleTime),
+      1 / c.speed,
+      new Rng(seed, `${c.id}/cycle`),
+      f?.basis === 'operating-time',
+      f?.basis === 'cycles',
+      f === undefined ? undefined : compileDistribution(f.between),
+      f === undefined ? undefined : compileDistribution(f.repair),
+      new Rng(seed, `${c.id}/failure`),
+      new Rng(seed, `${c.id}/repair`),
+      c.microStops?.probability ?? 0,
+      c.microStops === undefined ? undefined : compileDistribution(c.microStops.duration),
+      new Rng(seed, `${c.id}/micro-stop`),
+      c.scrapProbability,
+      new Rng(seed, `${c.id}/scrap`),
+    );
+  });
+  const bufs: BufferRt[] = config.buffers.map((b) => {
+    if (!(b.capacity >= 0 && Number.isInteger(b.capacity))) {
+      throw new GembaError('GEMBA_INVALID_ARGUMENT', `buffer ${b.id}: capacity must be an integer ≥ 0`);
+    }
+    return new BufferRt(b.id, b.capacity);
+  });
+  const last = n - 1;
+
+  // Oven physics.
+  const oven = config.oven;
+  const ovenIndex = oven === undefined ? -1 : st.findIndex((s) => s.id === oven.station);
+  if (oven !== undefined && ovenIndex < 0) {
+    throw new GembaError(
+      'GEMBA_INVALID_ARGUMENT',
+      `oven station '${oven.station}' is not on line ${config.line}`,
+    );
+  }
+  const zones: ZoneState[] = (oven?.zones ?? []).map((z) => {
+    const goal = Math.min(z.setpointC, z.ambientC + z.maxRiseC);
+    return {
+      id: z.id,
+      tau: z.timeConstantS,
+      ambient: z.ambientC,
+      maxRise: z.maxRiseC,
+      goal,
+      t: 0,
+      temp: z.initialC ?? goal,
+      area: 0,
+      areaFrom: 0,
+    };
+  });
+  const qz = oven === undefined ? undefined : zones.find((z) => z.id === oven.qualityZone);
+  if (oven !== undefined && qz === undefined) {
+    throw new GembaError(
+      'GEMBA_INVALID_ARGUMENT',
+      `oven quality zone '${oven.qualityZone}' is not one of its zones`,
+    );
+  }
+  const cureRng = new Rng(seed, 'oven/cure');
+  let cureSum = 0;
+  let cureN = 0;
+  let ovenScrap = 0;
+  const zoneTemp = (z: ZoneState, t: number): number =>
+    z.tau > 0 ? z.goal + (z.temp - z.goal) * Math.exp(-(t - z.t) / z.tau) : z.goal;
+  // Zone temperatures move slowly; accumulate their time integral only at changes and the end.
+  const zoneAdvance = (z: ZoneState, t: number): void => {
+    const dt = t - z.t;
+    if (dt <= 0) return;
+    const from = Math.max(z.t, z.areaFrom);
+    if (t > from) {
+      const d0 = zoneTemp(z, from) - z.goal;
+      const d1 = zoneTemp(z, t) - z.goal;
+      z.area += z.goal * (t - from) + (z.tau > 0 ? z.tau * (d0 - d1) : 0);
+    }
+    z.temp = zoneTemp(z, t);
+    z.t = t;
+  };
+
+  let paused = 0;
+  let statsFrom = 0;
+  let goodOut = 0;
+
+  const setAcct = (s: StationRt, a: number): void => {
+    const prev = s.acct;
+    if (prev === a) return;
+    const now = sim.now;
+    s.stateTime[prev] = (s.stateTime[prev] as number) + (now - s.lastChange);
+    s.lastChange = now;
+    const wasA = isActive(prev);
+    const isA = isActive(a);
+    if (wasA && !isA) {
+      s.activeSum += now - s.activeStart;
+      s.activeCount++;
+    } else if (!wasA && isA) s.activeStart = now;
+    s.acct = a;
+  };
+
+  const bufLevelChange = (b: BufferRt): void => {
+    const now = sim.now;
+    b.area += b.count * (now - b.lastT);
+    b.lastT = now;
+  };
+
+  const drawTtf = (s: StationRt): void => {
+    if (s.timeFailures) s.ttf = (s.between as Sampler)(s.failRng);
+    else if (s.cycleFailures) s.cyclesToFailure = Math.max(1, Math.round((s.between as Sampler)(s.failRng)));
+  };
+
+  const runProcessing = (s: StationRt): void => {
+    s.phase = P_PROC;
+    if (paused > 0) {
+      s.suspended = true;
+      s.resumeMicro = false;
+      setAcct(s, STOPPED);
+      return;
+    }
+    setAcct(s, RUNNING);
+    s.procStart = sim.now;
+    if (s.ttf < s.remaining) s.pending = sim.schedule(s.ttf, onFail, s.index);
+    else s.pending = sim.schedule(s.remaining, onDone, s.index);
+  };
+
+  const startMicroOrProcess = (s: StationRt): void => {
+    s.remaining = s.cycle(s.cycleRng) * s.invSpeed;
+    if (s.microP > 0 && s.microRng.next() < s.microP) {
+      s.phase = P_MICRO;
+      s.microStops++;
+      const d = (s.microDur as Sampler)(s.microRng);
+      if (paused > 0) {
+        s.suspended = true;
+        s.resumeMicro = true;
+        s.microRemaining = d;
+        setAcct(s, STOPPED);
+        return;
+      }
+      setAcct(s, MICRO);
+      s.pending = sim.schedule(d, onMicroEnd, s.index);
+      return;
+    }
+    runProcessing(s);
+  };
+
+  /** The station has a part in hand and begins a cycle. */
+  const beginCycle = (s: StationRt): void => {
+    if (s.cycleFailures && s.cyclesToFailure <= 0) {
+      s.phase = P_DOWN;
+      s.failures++;
+      setAcct(s, DOWN);
+      s.pending = sim.schedule((s.repair as Sampler)(s.repairRng), onRepaired, s.index);
+      return;
+    }
+    startMicroOrProcess(s);
+  };
+
+  /** The station is empty-handed: take a part from upstream or wait starved. */
+  const tryStart = (s: StationRt): void => {
+    const i = s.index;
+    if (i === 0) {
+      beginCycle(s);
+      return;
+    }
+    const b = bufs[i - 1] as BufferRt;
+    const up = st[i - 1] as StationRt;
+    if (b.count > 0) {
+      bufLevelChange(b);
+      b.sojournSum += sim.now - (b.entry[b.head] as number);
+      b.exits++;
+      b.head = b.head + 1 === b.capacity ? 0 : b.head + 1;
+      b.count--;
+      beginCycle(s);
+      if (up.phase === P_BLOCKED && paused === 0) pushFromBlocked(up);
+      return;
+    }
+    if (up.phase === P_BLOCKED && paused === 0) {
+      // Capacity-0 buffer: hand over directly.
+      b.exits++;
+      beginCycle(s);
+      up.phase = P_STARVED;
+      tryStart(up);
+      return;
+    }
+    s.phase = P_STARVED;
+    setAcct(s, paused > 0 ? STOPPED : STARVED);
+  };
+
+  /** A blocked station whose buffer just got room moves its part in and starts again. */
+  const pushFromBlocked = (up: StationRt): void => {
+    const b = bufs[up.index] as BufferRt;
+    bufLevelChange(b);
+    b.entry[(b.head + b.count) % b.capacity] = sim.now;
+    b.count++;
+    up.phase = P_STARVED;
+    tryStart(up);
+  };
+
+  /** The station holds a finished good part: pass it on or block. */
+  const tryPush = (s: StationRt): void => {
+    const i = s.index;
+    if (i === last) {
+      s.good++;
+      goodOut++;
+      const k = Math.floor(sim.now / seriesInterval);
+      if (k < series.length) series[k] = (series[k] as number) + 1;
+      tryStart(s);
+      return;
+    }
+    const b = bufs[i] as BufferRt;
+    const down = st[i + 1] as StationRt;
+    if (down.phase === P_STARVED && paused === 0) {
+      b.exits++;
+      s.good++;
+      s.phase = P_STARVED;
+      beginCycle(down);
+      tryStart(s);
+      return;
+    }
+    if (b.count < b.capacity) {
+      bufLevelChange(b);
+      b.entry[(b.head + b.count) % b.capacity] = sim.now;
+      b.count++;
+      s.good++;
+      tryStart(s);
+      return;
+    }
+    s.phase = P_BLOCKED;
+    s.good++;
+    setAcct(s, paused > 0 ? STOPPED : BLOCKED);
+  };
+
+  const stop = (s: StationRt): void => {
+    const el = sim.now - s.procStart;
+    s.remaining -= el;
+    s.ttf -= el;
+  };
+
+  const onDone = (i: number): void => {
+    const s = st[i] as StationRt;
+    s.pending = NO_EVENT;
+    stop(s);
+    s.parts++;
+    if (s.cycleFailures) s.cyclesToFailure--;
+    let scrap: boolean;
+    if (i === ovenIndex && oven !== undefined && qz !== undefined) {
+      const cure = zoneTemp(qz, sim.now) + oven.cureNoiseSdC * standardNormal(cureRng);
+      const d = cure - oven.targetC;
+      const p = 1 / (1 + Math.exp(-(oven.scrapLogit.a + oven.scrapLogit.b * d * d)));
+      scrap = s.scrapRng.next() < p;
+      if (sim.now >= statsFrom) {
+        cureSum += cure;
+        cureN++;
+        if (scrap) ovenScrap++;
+      }
+    } else scrap = s.scrapP > 0 && s.scrapRng.next() < s.scrapP;
+    if (scrap) {
+      s.scrap++;
+      s.phase = P_STARVED;
+      tryStart(s);
+      return;
+    }
+    tryPush(s);
+  };
+
+  const onFail = (i: number): void => {
+    const s = st[i] as StationRt;
+    stop(s);
+    s.failures++;
+    s.phase = P_DOWN;
+    setAcct(s, DOWN);
+    s.pending = sim.schedule((s.repair as Sampler)(s.repairRng), onRepaired, i);
+  };
+
+  const onRepaired = (i: number): void => {
+    const s = st[i] as StationRt;
+    s.pending = NO_EVENT;
+    drawTtf(s);
+    if (s.cycleFailures) {
+      // A cycle-based failure happens before the cycle; the cycle starts now.
+      if (paused > 0) {
+        s.phase = P_PROC;
+        s.remaining = s.cycle(s.cycleRng) * s.invSpeed;
+        s.suspended = true;
+        s.resumeMicro = false;
+        setAcct(s, STOPPED);
+        return;
+      }
+      startMicroOrProcess(s);
+      return;
+    }
+    runProcessing(s);
+  };
+
+  const onMicroEnd = (i: number): void => {
+    const s = st[i] as StationRt;
+    s.pending = NO_EVENT;
+    runProcessing(s);
+  };
+
+  const onStopStart = (k: number): void => {
+    const ps = config.plannedStops[k];
+    if (ps === undefined) return;
+    if (sim.now + ps.periodS < horizon) sim.schedule(ps.periodS, onStopStart, k);
+    sim.schedule(ps.durationS, onStopEnd, k);
+    paused++;
+    if (paused > 1) return;
+    for (const s of st) {
+      if (s.phase === P_PROC && s.pending !== NO_EVENT) {
+        sim.cancel(s.pending);
+        s.pending = NO_EVENT;
+        stop(s);
+        s.suspended = true;
+        s.resumeMicro = false;
+      } else if (s.phase === P_MICRO && s.pending !== NO_EVENT) {
+        s.microRemaining = sim.calendar.timeOf(s.pending) - sim.now;
+        sim.cancel(s.pending);
+        s.pending = NO_EVENT;
+        s.suspended = true;
+        s.resumeMicro = true;
+      }
+      if (s.phase !== P_DOWN) setAcct(s, STOPPED);
+    }
+  };
+
+  const onStopEnd = (_k: number): void => {
+    paused--;
+    if (paused > 0) return;
+    for (let i = last; i >= 0; i--) {
+      const s = st[i] as StationRt;
+      if (s.suspended) {
+        s.suspended = false;
+        if (s.resumeMicro) {
+          setAcct(s, MICRO);
+          s.pending = sim.schedule(s.microRemaining, onMicroEnd, i);
+        } else runProcessing(s);
+      } else if (s.phase === P_STARVED) tryStart(s);
+      else if (s.phase === P_BLOCKED) {
+        const b = i < last ? (bufs[i] as BufferRt) : undefined;
+        const down = st[i + 1];
+        if (b !== undefined && b.count < b.capacity) pushFromBlocked(s);
+        else if (down !== undefined && down.phase === P_STARVED && b !== undefined) {
+          b.exits++;
+          s.phase = P_STARVED;
+          beginCycle(down);
+          tryStart(s);
+        } else setAcct(s, BLOCKED);
+      }
+    }
+  };
+
+  const onSetpoint = (k: number): void => {
+    const ch = oven?.setpointChanges?.[k];
+    const z = ch === undefined ? undefined : zones.find((x) => x.id === ch.zone);
+    if (ch === undefined || z === undefined) return;
+    zoneAdvance(z, sim.now);
+    z.goal = Math.min(ch.setpointC, z.ambient + z.maxRise);
+  };
+
+  const onWarmupEnd = (): void => {
+    const now = sim.now;
+    statsFrom = now;
+    for (const s of st) {
+      s.stateTime.fill(0);
+      s.lastChange = now;
+      s.activeSum = 0;
+      s.activeCount = 0;
+      if (isActive(s.acct)) s.activeStart = now;
+      s.parts = 0;
+      s.good = 0;
+      s.scrap = 0;
+      s.failures = 0;
+      s.microStops = 0;
+    }
+    for (const b of bufs) {
+      bufLevelChange(b);
+      b.area = 0;
+      b.sojournSum = 0;
+      b.exits = 0;
+    }
+    for (const z of zones) {
+      zoneAdvance(z, now);
+      z.area = 0;
+      z.areaFrom = now;
+    }
+    goodOut = 0;
+  };
+
+  // Initial conditions: empty buffers, failure clocks drawn, every station tries to start.
+  for (const s of st) drawTtf(s);
+  for (let k = 0; k < config.plannedStops.length; k++) {
+    const ps = config.plannedStops[k] as (typeof config.plannedStops)[number];
+    if (!(ps.periodS > ps.durationS && ps.durationS > 0)) {
+      throw new GembaError('GEMBA_INVALID_ARGUMENT', `planned stop ${ps.id}: need period > duration > 0`);
+    }
+    const first = ((ps.offsetS % ps.periodS) + ps.periodS) % ps.periodS;
+    if (first < horizon) sim.scheduleAt(first, onStopStart, k);
+  }
+  const changes = oven?.setpointChanges ?? [];
+  for (let k = 0; k < changes.length; k++) sim.scheduleAt((changes[k] as { atS: number }).atS, onSetpoint, k);
+  if (warmup > 0) sim.scheduleAt(warmup, onWarmupEnd);
+  for (let i = last; i >= 0; i--) tryStart(st[i] as StationRt);
+
+  sim.run(horizon);
+
+  // Close the books at the horizon.
+  const measured = horizon - statsFrom;
+  const stations: StationResult[] = st.map((s) => {
+    s.stateTime[s.acct] = (s.stateTime[s.acct] as number) + (sim.now - s.lastChange);
+    s.lastChange = sim.now;
+    let activeSum = s.activeSum;
+    let activeCount = s.activeCount;
+    if (isActive(s.acct)) {
+      // The open active period counts, cut at the horizon.
+      activeSum += sim.now - s.activeStart;
+      activeCount++;
+    }
+    const total = s.stateTime.reduce((a, v) => a + v, 0) || 1;
+    const shares = {} as Record<SimState, number>;
+    for (let k = 0; k < NS; k++) shares[SIM_STATES[k] as SimState] = (s.stateTime[k] as number) / total;
+    return {
+      id: s.id,
+      parts: s.parts,
+      good: s.parts - s.scrap,
+      scrap: s.scrap,
+      failures: s.failures,
+      microStops: s.microStops,
+      stateShares: shares,
+      activeShare: shares.running + shares['micro-stop'] + shares.down,
+      meanActivePeriodS: activeCount > 0 ? activeSum / activeCount : 0,
+    };
+  });
+  const buffers: BufferResult[] = bufs.map((b) => {
+    bufLevelChange(b);
+    return {
+      id: b.id,
+      capacity: b.capacity,
+      meanLevel: b.area / measured,
+      meanSojournS: b.exits > 0 ? b.sojournSum / b.exits : 0,
+      arrivalRatePerS: b.exits / measured,
+    };
+  });
+  let bottleneck = stations[0]?.id ?? '';
+  let best = -1;
+  for (const s of stations) {
+    if (s.meanActivePeriodS > best) {
+      best = s.meanActivePeriodS;
+      bottleneck = s.id;
+    }
+  }
+  let scrapParts = 0;
+  for (const s of stations) scrapParts += s.scrap;
+  const result: RunResult = {
+    seed,
+    horizonS: horizon,
+    warmupS: statsFrom,
+    measuredS: measured,
+    events: sim.eventsFired,
+    throughputPerHour: (goodOut / measured) * 3600,
+    goodParts: goodOut,
+    scrapParts,
+    scrapRate: scrapParts + goodOut > 0 ? scrapParts / (scrapParts + goodOut) : 0,
+    stations,
+    buffers,
+    bottleneck,
+    series: { intervalS: seriesInterval, good: series },
+  };
+  if (oven !== undefined) {
+    const zoneMeanC: Record<string, number> = {};
+    for (const z of zones) {
+      zoneAdvance(z, sim.now);
+      zoneMeanC[z.id] = z.area / measured;
+    }
+    result.oven = {
+      meanCureTempC: cureN > 0 ? cureSum / cureN : Number.NaN,
+      scrapRate: cureN > 0 ? ovenScrap / cureN : 0,
+      zoneMeanC,
+    };
+  }
+  return result;
+}
