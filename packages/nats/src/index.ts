@@ -1,3 +1,4 @@
 export * from './connect.ts';
 export * from './jetstream-bus.ts';
+export * from './kv-twin-store.ts';
 export * from './stream-layout.ts';
