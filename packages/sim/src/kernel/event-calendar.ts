@@ -32,6 +32,8 @@ export class EventCalendar {
   #handler: (EventHandler | undefined)[];
   #obj: unknown[];
   #heap: Int32Array;
+  /** Event times in heap order (parallel to #heap), so comparisons read one array. */
+  #heapTime: Float64Array;
   #size = 0;
   #free: Int32Array;
   #freeTop = 0;
@@ -49,6 +51,7 @@ export class EventCalendar {
     this.#handler = new Array(this.#cap);
     this.#obj = new Array(this.#cap);
     this.#heap = new Int32Array(this.#cap);
+    this.#heapTime = new Float64Array(this.#cap);
     this.#free = new Int32Array(this.#cap);
   }
 
@@ -59,7 +62,7 @@ export class EventCalendar {
 
   /** Time of the earliest pending event, or `Infinity` when empty. */
   peekTime(): number {
-    return this.#size === 0 ? Number.POSITIVE_INFINITY : (this.#time[this.#heap[0] as number] as number);
+    return this.#size === 0 ? Number.POSITIVE_INFINITY : (this.#heapTime[0] as number);
   }
 
   /** Adds an event at absolute `time`; returns its handle. */
@@ -75,7 +78,7 @@ export class EventCalendar {
     this.#arg[slot] = arg;
     this.#handler[slot] = handler;
     this.#obj[slot] = obj;
-    this.#siftUp(this.#size++, slot);
+    this.#siftUp(this.#size++, slot, time);
     return (this.#gen[slot] as number) * SLOT_BITS + slot;
   }
 
@@ -129,55 +132,59 @@ export class EventCalendar {
   }
 
   #removeAt(i: number): void {
-    const last = this.#heap[--this.#size] as number;
-    if (i === this.#size) return;
+    const n = --this.#size;
+    const last = this.#heap[n] as number;
+    if (i === n) return;
+    const t = this.#heapTime[n] as number;
     // Put the last element at i and restore the heap in whichever direction it violates.
-    if (i > 0 && this.#less(last, this.#heap[(i - 1) >> 1] as number)) this.#siftUp(i, last);
-    else this.#siftDown(i, last);
+    if (i > 0 && this.#before(t, last, (i - 1) >> 1)) this.#siftUp(i, last, t);
+    else this.#siftDown(i, last, t);
   }
 
-  #less(a: number, b: number): boolean {
-    const ta = this.#time[a] as number;
-    const tb = this.#time[b] as number;
-    return ta < tb || (ta === tb && (this.#seq[a] as number) < (this.#seq[b] as number));
+  /** True when the event (t, slot) orders before the heap entry at position j. */
+  #before(t: number, slot: number, j: number): boolean {
+    const tj = this.#heapTime[j] as number;
+    return (
+      t < tj || (t === tj && (this.#seq[slot] as number) < (this.#seq[this.#heap[j] as number] as number))
+    );
   }
 
-  #siftUp(i: number, slot: number): void {
+  #siftUp(i: number, slot: number, t: number): void {
     const heap = this.#heap;
+    const ht = this.#heapTime;
     const pos = this.#pos;
     while (i > 0) {
       const p = (i - 1) >> 1;
+      if (!this.#before(t, slot, p)) break;
       const ps = heap[p] as number;
-      if (!this.#less(slot, ps)) break;
       heap[i] = ps;
+      ht[i] = ht[p] as number;
       pos[ps] = i;
       i = p;
     }
     heap[i] = slot;
+    ht[i] = t;
     pos[slot] = i;
   }
 
-  #siftDown(i: number, slot: number): void {
+  #siftDown(i: number, slot: number, t: number): void {
     const heap = this.#heap;
+    const ht = this.#heapTime;
     const pos = this.#pos;
     const n = this.#size;
     for (;;) {
       let c = 2 * i + 1;
       if (c >= n) break;
-      let cs = heap[c] as number;
-      if (c + 1 < n) {
-        const rs = heap[c + 1] as number;
-        if (this.#less(rs, cs)) {
-          c++;
-          cs = rs;
-        }
-      }
-      if (!this.#less(cs, slot)) break;
+      if (c + 1 < n && this.#before(ht[c + 1] as number, heap[c + 1] as number, c)) c++;
+      if (this.#before(t, slot, c)) break;
+      const cs = heap[c] as number;
       heap[i] = cs;
+      ht[i] = ht[c] as number;
       pos[cs] = i;
       i = c;
     }
     heap[i] = slot;
+    ht[i] = t;
     pos[slot] = i;
   }
 
@@ -195,6 +202,7 @@ export class EventCalendar {
     this.#pos = grow(this.#pos, (n) => new Int32Array(n));
     this.#gen = grow(this.#gen, (n) => new Uint32Array(n));
     this.#heap = grow(this.#heap, (n) => new Int32Array(n));
+    this.#heapTime = grow(this.#heapTime, (n) => new Float64Array(n));
     this.#free = grow(this.#free, (n) => new Int32Array(n));
     this.#handler.length = cap;
     this.#obj.length = cap;

@@ -186,8 +186,7 @@ function ovenFromModel(
     if (zones.length === 0) continue;
     const spec = product.quality.find((q) => zones.some((z) => q.signal.startsWith(`${z.path}/`)));
     const qzone =
-      zones.find((z) => spec !== undefined && spec.signal.startsWith(`${z.path}/`)) ??
-      zones[Math.floor(zones.length / 2)];
+      zones.find((z) => spec?.signal.startsWith(`${z.path}/`)) ?? zones[Math.floor(zones.length / 2)];
     const targetC = params.oven?.targetC ?? spec?.target ?? 180;
     const zoneCfgs: OvenZoneConfig[] = zones.map((z) => {
       const p = params.oven?.zones?.[z.id] ?? {};

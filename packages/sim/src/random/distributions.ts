@@ -25,13 +25,25 @@ export type DistributionFamily = DistributionSpec['family'];
 /** A compiled sampler: one draw per call from the given stream. */
 export type Sampler = (rng: Rng) => number;
 
-/** Standard normal by the Marsaglia polar method (one of the pair is discarded for simplicity). */
+/**
+ * Standard normal by the Marsaglia polar method; the pair's second value is kept on the stream
+ * and returned by the next call (so the sequence depends only on the stream).
+ */
 export function standardNormal(rng: Rng): number {
+  const spare = rng.spareNormal;
+  if (spare === spare) {
+    rng.spareNormal = Number.NaN;
+    return spare;
+  }
   for (;;) {
     const u = 2 * rng.next() - 1;
     const v = 2 * rng.next() - 1;
     const s = u * u + v * v;
-    if (s > 0 && s < 1) return u * Math.sqrt((-2 * Math.log(s)) / s);
+    if (s > 0 && s < 1) {
+      const f = Math.sqrt((-2 * Math.log(s)) / s);
+      rng.spareNormal = v * f;
+      return u * f;
+    }
   }
 }
 
