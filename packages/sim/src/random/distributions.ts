@@ -31,7 +31,7 @@ export type Sampler = (rng: Rng) => number;
  */
 export function standardNormal(rng: Rng): number {
   const spare = rng.spareNormal;
-  if (spare === spare) {
+  if (!Number.isNaN(spare)) {
     rng.spareNormal = Number.NaN;
     return spare;
   }
