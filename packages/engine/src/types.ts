@@ -23,9 +23,9 @@ export interface SignalContext {
   dataType: SignalDef['dataType'];
   unit?: string;
   /** Normal operating range. */
-  normal?: { min?: number; max?: number };
+  normal?: { min?: number | undefined; max?: number | undefined };
   /** Engineering range. */
-  range?: { min?: number; max?: number };
+  range?: { min?: number | undefined; max?: number | undefined };
   limits?: SignalDef['limits'];
   /** Expected update period, ms. */
   periodMs?: number;
