@@ -30,7 +30,14 @@ describe('StreamLayout', () => {
       name: 'GEMBA_t1234',
       subjects: 'gemba.samples.t1234.>',
     });
-    expect(() => new StreamLayout({ siteDepth: 0 })).toThrow(/siteDepth/);
+    expect(() => new StreamLayout({ siteDepth: -1 })).toThrow(/siteDepth/);
     expect(() => new StreamLayout({ namePrefix: 'a.b' })).toThrow(/prefix/);
+  });
+
+  it('puts everything in one stream with siteDepth 0', () => {
+    const l = new StreamLayout({ siteDepth: 0 });
+    expect(l.forFilter('gemba.samples.>')).toEqual({ name: 'GEMBA', subjects: 'gemba.samples.>' });
+    expect(l.forSubject('gemba.samples.acme.plant1.a.l1').name).toBe('GEMBA');
+    expect(() => l.forSubject('gemba.samples')).toThrow(/must be/);
   });
 });

@@ -8,6 +8,8 @@ export interface StreamLayoutOptions {
    * How many subject tokens after `gemba.samples` name one stream. 2 (the default) gives a
    * stream per site: `gemba.samples.<enterprise>.<site>.>`. 1 gives a stream per enterprise
    * (or per test prefix, as the bus contract suite's `gemba.samples.t<random>.<line>` needs).
+   * 0 gives one stream for everything (`gemba.samples.>`, named by the prefix alone): the
+   * simplest layout for one small site, where consumers may filter on `gemba.samples.>`.
    */
   siteDepth?: number;
 }
@@ -44,10 +46,10 @@ export class StreamLayout {
         'GEMBA_INVALID_ARGUMENT',
         `stream name prefix '${this.namePrefix}' is not allowed`,
       );
-    if (!Number.isInteger(this.siteDepth) || this.siteDepth < 1)
+    if (!Number.isInteger(this.siteDepth) || this.siteDepth < 0)
       throw new GembaError(
         'GEMBA_INVALID_ARGUMENT',
-        `siteDepth must be a positive integer, not ${this.siteDepth}`,
+        `siteDepth must be an integer ≥ 0, not ${this.siteDepth}`,
       );
   }
 
@@ -87,6 +89,7 @@ export class StreamLayout {
         `${what} '${subject}' spans several streams: the first ${this.siteDepth} token(s) after ${SAMPLE_SUBJECT_PREFIX} must be literal (one consumer reads one site)`,
       );
     }
+    if (site.length === 0) return { name: this.namePrefix, subjects: `${SAMPLE_SUBJECT_PREFIX}.>` };
     return {
       name: `${this.namePrefix}_${site.join('_')}`,
       subjects: `${SAMPLE_SUBJECT_PREFIX}.${site.join('.')}.>`,
