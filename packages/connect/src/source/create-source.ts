@@ -7,6 +7,8 @@ import {
   type SourceDef,
 } from '@gemba/core';
 import { ModbusSource } from '../modbus/driver.ts';
+import { MqttJsonSource } from '../mqtt/json/driver.ts';
+import { SparkplugHostSource } from '../mqtt/sparkplug/driver.ts';
 import type { BaseSource } from './base-source.ts';
 
 /**
@@ -40,10 +42,13 @@ export function createSource(def: SourceDef, model: Model, options: CreateSource
   let bindings: ResolvedBinding[] = model.bindingsOf(def.id);
   if (topic !== undefined && d.protocol === 'mqtt-json') bindings = bindings.map((b) => ({ ...b, topic }));
   const opts = { logger: options.logger, clock: options.clock };
-  void bindings;
   switch (d.protocol) {
     case 'modbus':
       return new ModbusSource(d, bindings, opts);
+    case 'mqtt-json':
+      return new MqttJsonSource(d, bindings, { ...opts, model });
+    case 'sparkplug':
+      return new SparkplugHostSource(d, bindings, opts);
     default:
       throw new GembaError('GEMBA_CONFIG_INVALID', `source '${(d as SourceDef).id}' has an unknown protocol`);
   }

@@ -135,8 +135,11 @@ export function sourceContractSuite(name: string, makeFixture: () => Promise<Sou
         'bad samples for every signal after the peer went away',
       );
       await statuses.until(
-        (it) => it.some((s) => s.state === 'disconnected' && (s.reason ?? '').length > 0),
-        'a disconnected status with a reason',
+        (it) =>
+          it.some(
+            (s) => (s.state === 'disconnected' || s.state === 'degraded') && (s.reason ?? '').length > 0,
+          ),
+        'a disconnected (or degraded) status with a reason',
       );
       const after = samples.items.length;
       await fx.restorePeer?.();

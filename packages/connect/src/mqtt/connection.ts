@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import type { MqttJsonSourceDef, SparkplugSourceDef } from '@gemba/core';
+import mqtt from 'mqtt';
+
+/** Options for {@link mqttOptions}: a will to register and the client id prefix. */
+export interface MqttConnectExtras {
+  will?: { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean };
+}
+
+/**
+ * mqtt.js client options from a source definition: MQTT 3.1.1 or 5, user/password (the
+ * password from the environment variable the model names), a unique client id, automatic
+ * reconnect every second (mqtt.js's own loop; subscriptions are restored on reconnect).
+ */
+export function mqttOptions(
+  def: MqttJsonSourceDef | SparkplugSourceDef,
+  extras: MqttConnectExtras = {},
+): mqtt.IClientOptions {
+  const opts: mqtt.IClientOptions = {
+    clientId: `gemba-${def.id}-${randomUUID().slice(0, 8)}`,
+    protocolVersion: def.mqttVersion,
+    reconnectPeriod: 1000,
+    connectTimeout: 5000,
+    clean: true,
+  };
+  if (def.username !== undefined) opts.username = def.username;
+  if (def.passwordEnv !== undefined) {
+    const pw = process.env[def.passwordEnv];
+    if (pw !== undefined) opts.password = pw;
+  }
+  if (extras.will !== undefined) opts.will = extras.will;
+  return opts;
+}
+
+/** Connects (without waiting) and returns the client. */
+export function connectMqtt(url: string, options: mqtt.IClientOptions): mqtt.MqttClient {
+  return mqtt.connect(url, options);
+}
+
+/** True when an MQTT topic matches a subscription filter (`+` one level, `#` the rest; MQTT 3.1.1 §4.7). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    const x = f[i];
+    if (x === '#') return true;
+    if (i >= t.length) return false;
+    if (x !== '+' && x !== t[i]) return false;
+  }
+  return f.length === t.length;
+}

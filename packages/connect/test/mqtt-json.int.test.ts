@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import { RealClock, type Sample, type SourceStatus, silentLogger } from '@gemba/core';
+import { Collector, commandSkipReason, serviceSkipReason, sourceContractSuite } from '@gemba/core/testing';
+import mqtt from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MqttJsonSource } from '../src/mqtt/json/driver.ts';
+import { createSource } from '../src/source/create-source.ts';
+import { sig, sourceDef, testModel } from './fixtures/model.ts';
+import { type PrivateBroker, startMosquitto } from './fixtures/mosquitto.ts';
+
+const noBroker = await commandSkipReason('mosquitto', 'apt-get install mosquitto');
+const noShared = await serviceSkipReason('mosquitto');
+
+function jsonModel(url: string, topic: string) {
+  return testModel([
+    {
+      id: 'meter',
+      protocol: 'mqtt-json',
+      url,
+      bindings: [
+        { signal: 'm1/power', topic, field: 'power_kw', timestampField: 'ts' },
+        { signal: 'm1/count', topic, field: 'meter.readings[1].value' },
+        { signal: 'm1/running', topic, field: 'on' },
+        { signal: 'm1/mode', topic: `${topic}/+/mode`, field: 'mode' },
+      ],
+    },
+  ]);
+}
+
+const doc = (i: number) => ({
+  ts: Date.now(),
+  power_kw: 40 + i,
+  meter: { readings: [{ value: 0 }, { value: i }] },
+  on: true,
+});
+
+describe.skipIf(noBroker !== undefined)('MQTT JSON with a private Mosquitto', () => {
+  let broker: PrivateBroker | undefined;
+  let pub: mqtt.MqttClient | undefined;
+  const topic = `gemba-test/${randomUUID()}/energy`;
+  sourceContractSuite('mqtt-json (mosquitto)', async () => {
+    broker = await startMosquitto();
+    const b = broker;
+    const model = jsonModel(b.url, topic);
+    const source = createSource(sourceDef(model), model, { logger: silentLogger(), clock: new RealClock() });
+    let i = 0;
+    return {
+      source,
+      signals: [sig('power'), sig('count'), sig('running'), sig('mode')],
+      produce: async () => {
+        // The source subscribes after connecting; publish retained so a late subscriber still gets it.
+        pub ??= await mqtt.connectAsync((broker as PrivateBroker).url, { reconnectPeriod: 0 });
+        await pub.publishAsync(topic, JSON.stringify(doc(i++)), { qos: 1, retain: true });
+        await pub.publishAsync(`${topic}/line1/mode`, JSON.stringify({ mode: 'auto' }), {
+          qos: 1,
+          retain: true,
+        });
+      },
+      breakPeer: async () => {
+        await pub?.endAsync(true);
+        pub = undefined;
+        await broker?.stop();
+      },
+      restorePeer: async () => {
+        broker = await startMosquitto(b.port);
+      },
+      cleanup: async () => {
+        await pub?.endAsync(true);
+        pub = undefined;
+        await broker?.stop();
+      },
+    };
+  });
+});
+
+describe.skipIf(noShared !== undefined)('MQTT JSON against the shared Mosquitto', () => {
+  let source: MqttJsonSource | undefined;
+  let pub: mqtt.MqttClient | undefined;
+  afterEach(async () => {
+    await source?.stop();
+    await pub?.endAsync(true);
+  });
+
+  it('maps fields and timestamps; bad payloads become bad samples and named problems', async () => {
+    const topic = `gemba-test/${randomUUID()}/energy`;
+    const model = jsonModel('mqtt://127.0.0.1:1883', topic);
+    source = createSource(sourceDef(model), model, {
+      logger: silentLogger(),
+      clock: new RealClock(),
+    }) as MqttJsonSource;
+    const samples = new Collector<Sample>();
+    const problems = new Collector<SourceStatus>();
+    source.onBatch((b) => {
+      for (const s of b.toSamples()) samples.push(s);
+    });
+    source.onStatus((s) => {
+      if (s.problem !== undefined) problems.push(s);
+    });
+    const connected = new Promise<void>((resolve) =>
+      source?.onStatus((s) => s.state === 'connected' && resolve()),
+    );
+    await source.start();
+    await connected;
+    pub = await mqtt.connectAsync('mqtt://127.0.0.1:1883', { reconnectPeriod: 0 });
+    await pub.publishAsync(
+      topic,
+      JSON.stringify({
+        ts: 1_767_600_000_000,
+        power_kw: 42.5,
+        meter: { readings: [{}, { value: 7 }] },
+        on: 1,
+      }),
+      { qos: 1 },
+    );
+    await pub.publishAsync(topic, '{not json', { qos: 1 });
+    await pub.publishAsync(
+      topic,
+      JSON.stringify({ ts: 1_767_600_001_000, power_kw: 'high', on: true, meter: { readings: [] } }),
+      { qos: 1 },
+    );
+    await samples.waitFor(9);
+    const [a, b, c] = [samples.items.slice(0, 3), samples.items.slice(3, 6), samples.items.slice(6, 9)];
+    expect(a).toEqual([
+      { signal: sig('power'), ts: 1_767_600_000_000, value: 42.5, quality: 'good' },
+      expect.objectContaining({ signal: sig('count'), value: 7, quality: 'good' }),
+      expect.objectContaining({ signal: sig('running'), value: true, quality: 'good' }),
+    ]);
+    expect(b.every((s) => s.quality === 'bad')).toBe(true);
+    expect(c.map((s) => [s.signal, s.quality])).toEqual([
+      [sig('power'), 'bad'],
+      [sig('count'), 'bad'],
+      [sig('running'), 'good'],
+    ]);
+    await problems.waitFor(3);
+    expect(problems.items[0]).toMatchObject({ problem: 'malformed-payload', source: 'meter' });
+    expect(problems.items[0]?.reason).toContain(topic);
+    expect(problems.items[1]).toMatchObject({ problem: 'wrong-type' });
+    expect(problems.items[1]?.reason).toMatch(/power_kw.*string "high"/);
+    expect(problems.items[2]).toMatchObject({ problem: 'mapping-mismatch' });
+    expect(problems.items[2]?.reason).toContain("'meter.readings[1].value' is missing");
+  });
+});
