@@ -1,3 +1,6 @@
+export * from './experiment/replications.ts';
+export * from './experiment/what-if.ts';
+export * from './experiment/worker-pool.ts';
 export * from './kernel/event-calendar.ts';
 export * from './kernel/resource.ts';
 export * from './kernel/simulation.ts';
