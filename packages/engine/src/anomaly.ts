@@ -2,8 +2,10 @@ import type { AnomalyKind } from './types.ts';
 
 /** Parameters of the anomaly detectors. */
 export interface AnomalyParams {
-  /** Samples that form a signal's baseline mean and σ. */
+  /** Samples that form a signal's baseline mean and σ (for rate of change and stuck values). */
   baselineSamples: number;
+  /** Minute means that form the baseline of the SPC detectors (EWMA, CUSUM, run rules). */
+  spcBaselineMinutes: number;
   /** EWMA weight λ and control-limit width L (in σ of the EWMA statistic). */
   ewmaLambda: number;
   ewmaL: number;
@@ -27,7 +29,8 @@ export interface AnomalyParams {
 
 /** Default detector parameters (Montgomery, Introduction to Statistical Quality Control, §9.1–9.2). */
 export const DEFAULT_ANOMALY_PARAMS: AnomalyParams = {
-  baselineSamples: 200,
+  baselineSamples: 600,
+  spcBaselineMinutes: 30,
   ewmaLambda: 0.2,
   ewmaL: 3,
   cusumK: 0.5,
@@ -38,7 +41,7 @@ export const DEFAULT_ANOMALY_PARAMS: AnomalyParams = {
   trendMinPoints: 15,
   trendT: 4,
   trendHorizonMs: 8 * 3_600_000,
-  holdoffMs: 60_000,
+  holdoffMs: 600_000,
 };
 
 /** The kinds in bit order. */
@@ -66,14 +69,17 @@ export type AnomalyEmit = (idx: number, kind: AnomalyKind, detail: string, ts: n
 /**
  * Anomaly detection on process values, state per signal in typed arrays:
  * - `limit`: the value leaves its normal range;
- * - `ewma`: the EWMA statistic leaves μ0 ± L σ √(λ/(2−λ)) (drift);
- * - `cusum`: the tabular CUSUM C± exceeds h σ (level shift), then restarts;
- * - `run-rule`: Western Electric rules 1–4 against the baseline μ0, σ;
+ * - `ewma`: the EWMA statistic of the minute means leaves μ0 ± L σ √(λ/(2−λ)) (drift);
+ * - `cusum`: the tabular CUSUM C± of the minute means exceeds h σ (level shift), then restarts;
+ * - `run-rule`: Western Electric rules 1–4 on the minute means against their baseline μ0, σ;
  * - `rate-of-change`: a step larger than `rateSigmas` σ between consecutive samples;
  * - `stuck`: `stuckSamples` identical values in a row of a signal that normally varies;
  * - `trend`: a significant linear trend of the per-minute means projected to cross the
  *   signal's limit (or normal range) within the horizon.
- * The baseline (μ0, σ) is learnt from the first `baselineSamples` samples.
+ * The SPC detectors work on subgroups (one-minute means, as an X̄ chart does) so that a 1 Hz
+ * signal does not flood with the run rules' per-point false-alarm rate; their baseline (μ0, σ of
+ * the minute means) is learnt from the first `spcBaselineMinutes` minutes, the raw baseline
+ * (for rate of change and stuck values) from the first `baselineSamples` samples.
  */
 export class AnomalyDetectors {
   readonly #p: AnomalyParams;
@@ -85,6 +91,10 @@ export class AnomalyDetectors {
   readonly #bm2: Float64Array;
   readonly #sigma: Float64Array;
   readonly #ewma: Float64Array;
+  readonly #mc: Float64Array;
+  readonly #mMean: Float64Array;
+  readonly #mM2: Float64Array;
+  readonly #mSigma: Float64Array;
   readonly #cuHi: Float64Array;
   readonly #cuLo: Float64Array;
   readonly #bits: Int32Array;
@@ -135,6 +145,10 @@ export class AnomalyDetectors {
     this.#bm2 = new Float64Array(n);
     this.#sigma = new Float64Array(n).fill(Number.NaN);
     this.#ewma = new Float64Array(n);
+    this.#mc = new Float64Array(n);
+    this.#mMean = new Float64Array(n);
+    this.#mM2 = new Float64Array(n);
+    this.#mSigma = new Float64Array(n).fill(Number.NaN);
     this.#cuHi = new Float64Array(n);
     this.#cuLo = new Float64Array(n);
     this.#bits = new Int32Array(n * 6);
@@ -201,7 +215,6 @@ export class AnomalyDetectors {
       if (c >= p.baselineSamples) {
         sigma = Math.sqrt((this.#bm2[idx] as number) / (c - 1));
         this.#sigma[idx] = sigma;
-        this.#ewma[idx] = m1;
       }
       return;
     }
@@ -216,12 +229,36 @@ export class AnomalyDetectors {
       this.#flag(idx, STUCK, false, 0, ts, v);
     }
     if (!(sigma > 0)) return;
-    const z = (v - mu) / sigma;
     // Rate of change between consecutive samples.
     if (!Number.isNaN(last)) {
       const step = Math.abs(v - last) / sigma;
       this.#flag(idx, RATE, step > p.rateSigmas, step, ts, v);
     }
+  }
+
+  /** SPC on one subgroup mean (a minute's mean): EWMA, CUSUM and Western Electric rules. */
+  #spc(idx: number, ts: number, x: number): void {
+    const p = this.#p;
+    let sigma = this.#mSigma[idx] as number;
+    if (Number.isNaN(sigma)) {
+      const c = (this.#mc[idx] as number) + 1;
+      this.#mc[idx] = c;
+      const m = this.#mMean[idx] as number;
+      const d = x - m;
+      const m1 = m + d / c;
+      this.#mMean[idx] = m1;
+      this.#mM2[idx] = (this.#mM2[idx] as number) + d * (x - m1);
+      if (c >= p.spcBaselineMinutes) {
+        sigma = Math.sqrt((this.#mM2[idx] as number) / (c - 1));
+        this.#mSigma[idx] = sigma;
+        this.#ewma[idx] = m1;
+      }
+      return;
+    }
+    if (!(sigma > 0)) return;
+    const mu = this.#mMean[idx] as number;
+    const v = x;
+    const z = (v - mu) / sigma;
     // EWMA (Montgomery §9.2): z_t = λ x_t + (1 − λ) z_{t−1}; steady-state limits.
     const lam = p.ewmaLambda;
     const e = lam * v + (1 - lam) * (this.#ewma[idx] as number);
@@ -240,9 +277,9 @@ export class AnomalyDetectors {
     // Western Electric rules on side-of-centre bit histories.
     const b = idx * 6;
     const push = (o: number, bit: boolean): number => {
-      const x = (((this.#bits[b + o] as number) << 1) | (bit ? 1 : 0)) & 0xff;
-      this.#bits[b + o] = x;
-      return x;
+      const y = (((this.#bits[b + o] as number) << 1) | (bit ? 1 : 0)) & 0xff;
+      this.#bits[b + o] = y;
+      return y;
     };
     const a2 = push(0, z > 2);
     const b2 = push(1, z < -2);
@@ -274,6 +311,7 @@ export class AnomalyDetectors {
   }
 
   #pushMinute(idx: number, minuteMs: number, mean: number, ts: number): void {
+    this.#spc(idx, ts, mean);
     const w = this.#p.trendWindowMin;
     const head = this.#ringHead[idx] as number;
     this.#ring[idx * w + head] = mean;

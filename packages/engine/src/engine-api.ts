@@ -47,7 +47,7 @@ export interface EngineTuning {
   changeFeedCapacity: number;
   /** How long state intervals and part events are kept in memory for KPIs, ms; default 7 days. */
   historyMs: number;
-  /** Anomaly detection: samples that form the baseline (mean, σ) of a process value; default 200. */
+  /** Anomaly detection: samples that form the baseline (mean, σ) of a process value; default 600. */
   baselineSamples: number;
   /** Trend detection: horizon within which a rising trend must be projected to cross its limit, ms; default 8 h. */
   trendHorizonMs: number;

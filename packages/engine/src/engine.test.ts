@@ -290,6 +290,7 @@ describe('alarms', () => {
     const t0 = clock.now();
     const S = `${L}/press/vibration`; // hi 7.1, deadband 0.2, on-delay 5 s
     const id = `${S}:hi`;
+    e.ingest(batch([['press/state', t0 - 1, PACKML_CODE.Execute]]));
     e.ingest(batch([['press/vibration', t0, 8]]));
     expect(e.alarms()).toHaveLength(0); // on-delay
     e.ingest(batch([['press/vibration', t0 + 3000, 6]]));

@@ -155,6 +155,8 @@ class GembaEngine implements Engine {
   readonly #windows: Windows;
   readonly #anomaly: AnomalyDetectors;
   readonly #alarmBase: Int32Array;
+  /** 1 for a station's own process values, analysed only while the station runs. */
+  readonly #gated: Uint8Array;
   readonly #alarmCount: Uint8Array;
   readonly #alarms: Alarm[] = [];
   readonly #alarmById = new Map<string, Alarm>();
@@ -202,6 +204,7 @@ class GembaEngine implements Engine {
     this.#normLo = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
     this.#normHi = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
     this.#alarmBase = new Int32Array(n).fill(-1);
+    this.#gated = new Uint8Array(n);
     this.#alarmCount = new Uint8Array(n);
     this.#calendar = new ShiftCalendar(model.shifts, model.timezone);
 
@@ -266,6 +269,7 @@ class GembaEngine implements Engine {
         const k = this.#stationByPath.get(s.station);
         if (k !== undefined) {
           this.#stationOf[i] = k;
+          if (s.asset === s.station) this.#gated[i] = 1;
           if (d.role === 'state' && s.asset === s.station)
             (this.#stations[k] as StationWiring).tracker.hasStateSignal = true;
         }
@@ -478,19 +482,20 @@ class GembaEngine implements Engine {
     if (k !== VALUE_KIND.string && good) {
       this.#windows.add(idx, t, v);
       if (this.#anomaly.enabled(idx)) {
-        // Process values of a station are analysed while it is in production or waiting:
-        // a stopped or broken machine's values are not its process.
-        const w = st >= 0 ? this.#stations[st] : undefined;
-        const s2 = w?.tracker.state;
-        if (
-          w === undefined ||
-          !(s2 === 'down' || s2 === 'stopped' || s2 === 'maintenance' || s2 === 'offline')
-        ) {
-          this.#anomaly.add(idx, t, v);
-        }
+        // A station's own process values (motor current, vibration) are analysed while it runs:
+        // a waiting or stopped machine's values are not its process. Equipment below a station
+        // (oven zones) has its own dynamics and is always analysed.
+        const w = this.#gated[idx] === 1 ? this.#stations[st] : undefined;
+        if (w === undefined || w.tracker.state === 'running') this.#anomaly.add(idx, t, v);
       }
       const base = this.#alarmBase[idx] as number;
-      if (base >= 0) {
+      // State-based suppression (ISA-18.2 §10.4, designed suppression): a station's own process
+      // values are not judged against their limits while it does not run, so that each stop of
+      // the machine does not clear and re-raise the alarm.
+      if (
+        base >= 0 &&
+        (this.#gated[idx] === 0 || (this.#stations[st] as StationWiring).tracker.state === 'running')
+      ) {
         const end = base + (this.#alarmCount[idx] as number);
         for (let a = base; a < end; a++) {
           const alarm = this.#alarms[a] as Alarm;
