@@ -5,6 +5,7 @@ export * from './live-hub.ts';
 export * from './route-spec.ts';
 export * from './routes/write-routes.ts';
 export * from './runtime/bus-twin.ts';
+export * from './runtime/engine-adapter.ts';
 export * from './runtime/order-book.ts';
 export * from './runtime/runtime.ts';
 export * from './server.ts';

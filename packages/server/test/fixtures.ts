@@ -1,8 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { InProcessBus, loadModelFile, type Model, RealClock, silentLogger } from '@gemba/core';
 import { MemoryHistorian } from '@gemba/core/testing';
+import { createEngine, type Engine } from '@gemba/engine';
 import type { FastifyInstance } from 'fastify';
 import {
+  adaptEngine,
   BusTwin,
   createServer,
   type GembaRuntime,
@@ -72,4 +74,46 @@ export async function startPlatform(
 /** `Authorization` header for a role. */
 export function as(role: keyof typeof TOKENS): { authorization: string } {
   return { authorization: `Bearer ${TOKENS[role].token}` };
+}
+
+/** The platform with the real engine as twin, KPIs and alarms (fed by `engine.ingest`). */
+export interface EnginePlatform {
+  model: Model;
+  engine: Engine;
+  historian: MemoryHistorian;
+  runtime: GembaRuntime;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** Builds the engine-backed platform and a server over it. */
+export async function startEnginePlatform(
+  serverOptions: Partial<ServerOptions> = {},
+): Promise<EnginePlatform> {
+  const model = await loadModelFile(DEMO_MODEL);
+  const clock = new RealClock();
+  const logger = silentLogger();
+  const historian = new MemoryHistorian();
+  const engine = createEngine({ model, clock, logger, historian });
+  const adapter = adaptEngine({ engine, model, clock, kpiIntervalMs: 100 });
+  const runtime: GembaRuntime = { model, clock, historian, ...adapter };
+  const app = await createServer({
+    runtime,
+    logger,
+    auth: { tokens: Object.values(TOKENS) },
+    ...serverOptions,
+  });
+  return {
+    model,
+    engine,
+    historian,
+    runtime,
+    app,
+    async close() {
+      await app.close();
+      adapter.stop();
+      await engine.stop();
+      await historian.close();
+    },
+  };
 }

@@ -1,0 +1,157 @@
+// The live twin in the browser: one WebSocket, snapshot then deltas, resume after a reconnect
+// with the last sequence number, pause (updates are held, latest per key, and applied on resume).
+import { token } from './api.ts';
+import type {
+  Alarm,
+  BottleneckEntry,
+  Kpi,
+  ServerMessage,
+  StateEntry,
+  TwinEntry,
+  ValueEntry,
+} from './types.ts';
+
+type Probe = (path: string, value: unknown, receivedAtMs: number) => void;
+
+function keyOf(e: TwinEntry): string {
+  return e.kind === 'alarm' ? `alarm:${e.alarm.id}` : `${e.kind}:${e.path}`;
+}
+
+class LiveTwin {
+  values = $state<Record<string, ValueEntry>>({});
+  states = $state<Record<string, StateEntry>>({});
+  kpis = $state<Record<string, Kpi>>({});
+  bottlenecks = $state<Record<string, BottleneckEntry>>({});
+  alarms = $state<Record<string, Alarm>>({});
+  connected = $state(false);
+  paused = $state(false);
+  /** Server (plant clock) time, ms; advanced locally between heartbeats. */
+  now = $state(Date.now());
+  error = $state<string | null>(null);
+
+  #ws: WebSocket | null = null;
+  #epoch: string | undefined;
+  #seq: number | undefined;
+  #patterns: string[] = ['#'];
+  #held = new Map<string, TwinEntry>();
+  #clockOffset = 0;
+  #retryMs = 500;
+  #stopped = false;
+
+  /** Opens the connection (and keeps it open: reconnects with backoff). */
+  start(patterns: string[] = ['#']): void {
+    this.#patterns = patterns;
+    this.#stopped = false;
+    this.#connect();
+    setInterval(() => {
+      this.now = Date.now() + this.#clockOffset;
+    }, 1000);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#ws?.close();
+  }
+
+  setPaused(p: boolean): void {
+    this.paused = p;
+    if (!p) {
+      const held = [...this.#held.values()];
+      this.#held.clear();
+      this.#apply(held);
+    }
+  }
+
+  #connect(): void {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const base = location.pathname.replace(/[^/]*$/, '');
+    const ws = new WebSocket(
+      `${proto}//${location.host}${base}api/live?token=${encodeURIComponent(token())}`,
+    );
+    this.#ws = ws;
+    ws.onopen = () => {
+      this.connected = true;
+      this.error = null;
+      this.#retryMs = 500;
+    };
+    ws.onmessage = (ev) => this.#onMessage(JSON.parse(String(ev.data)) as ServerMessage);
+    ws.onclose = () => {
+      this.connected = false;
+      if (this.#stopped) return;
+      setTimeout(() => this.#connect(), this.#retryMs);
+      this.#retryMs = Math.min(this.#retryMs * 2, 10_000);
+    };
+  }
+
+  #send(msg: unknown): void {
+    this.#ws?.send(JSON.stringify(msg));
+  }
+
+  #onMessage(m: ServerMessage): void {
+    switch (m.type) {
+      case 'hello': {
+        this.#clockOffset = m.now - Date.now();
+        const resume = this.#epoch === m.epoch && this.#seq !== undefined;
+        const sub: Record<string, unknown> = { type: 'subscribe', patterns: this.#patterns };
+        if (resume) {
+          sub.lastSeq = this.#seq;
+          sub.epoch = this.#epoch;
+        }
+        this.#epoch = m.epoch;
+        this.#send(sub);
+        break;
+      }
+      case 'snapshot':
+        this.#clockOffset = m.now - Date.now();
+        this.#held.clear();
+        this.#apply(m.entries, true);
+        this.#seq = m.seq;
+        break;
+      case 'delta':
+        if (this.paused) for (const e of m.entries) this.#held.set(keyOf(e), e);
+        else this.#apply(m.entries);
+        this.#seq = m.seq;
+        break;
+      case 'heartbeat':
+      case 'pong':
+        this.#clockOffset = m.now - Date.now();
+        this.now = m.now;
+        break;
+      case 'error':
+        this.error = `${m.error.code}: ${m.error.message}`;
+        break;
+    }
+  }
+
+  #apply(entries: TwinEntry[], replace = false): void {
+    const probe = (globalThis as { gembaProbe?: Probe }).gembaProbe;
+    const received = Date.now();
+    if (replace) {
+      this.alarms = {};
+    }
+    for (const e of entries) {
+      switch (e.kind) {
+        case 'value':
+          this.values[e.path] = e;
+          if (probe !== undefined) probe(e.path, e.value, received);
+          break;
+        case 'state':
+          this.states[e.path] = e;
+          break;
+        case 'kpi':
+          this.kpis[e.path] = e.kpi;
+          break;
+        case 'bottleneck':
+          this.bottlenecks[e.path] = e;
+          break;
+        case 'alarm':
+          if (!e.alarm.active && e.alarm.acknowledged) delete this.alarms[e.alarm.id];
+          else this.alarms[e.alarm.id] = e.alarm;
+          break;
+      }
+    }
+  }
+}
+
+/** The one live twin of the page. */
+export const live = new LiveTwin();
