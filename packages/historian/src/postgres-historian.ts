@@ -99,6 +99,7 @@ export class PostgresHistorian implements Historian {
   readonly #paths = new Map<number, SignalId>();
   readonly #partitions = new Set<number>();
   readonly #staged = new WeakSet<pg.PoolClient>();
+  readonly #listening = new WeakSet<pg.PoolClient>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #refreshing: Promise<void> | undefined;
@@ -146,7 +147,7 @@ export class PostgresHistorian implements Historian {
     const rollup = (r: string): string =>
       `CREATE TABLE IF NOT EXISTS ${s}.rollup_${r} (sid int4 NOT NULL, bucket int8 NOT NULL, n int8 NOT NULL, mean float8, m2 float8, ` +
       `mn float8, mx float8, first float8, first_ts int8, last float8, last_ts int8, PRIMARY KEY (sid, bucket))`;
-    const client = await this.#pool.connect();
+    const client = await this.#connect();
     try {
       await client.query('BEGIN');
       // One schema creation at a time across instances.
@@ -190,6 +191,16 @@ export class PostgresHistorian implements Historian {
   #unavailable(what: string, err: unknown): GembaError {
     if (err instanceof GembaError) return err;
     return new GembaError('GEMBA_HISTORIAN_UNAVAILABLE', `PostgreSQL historian: ${what}`, { cause: err });
+  }
+
+  /** A pooled client with an error listener (a checked-out client whose server goes away emits 'error'). */
+  async #connect(): Promise<pg.PoolClient> {
+    const client = await this.#pool.connect();
+    if (!this.#listening.has(client)) {
+      this.#listening.add(client);
+      client.on('error', (err) => this.#log.warn({ err }, 'connection lost'));
+    }
+    return client;
   }
 
   /** Ids of signal paths, creating the missing ones. */
@@ -247,7 +258,7 @@ export class PostgresHistorian implements Historian {
     if (n === 0) return;
     let client: pg.PoolClient;
     try {
-      client = await this.#pool.connect();
+      client = await this.#connect();
     } catch (err: unknown) {
       throw this.#unavailable('cannot connect', err);
     }
@@ -350,7 +361,7 @@ export class PostgresHistorian implements Historian {
 
   async #refresh(): Promise<void> {
     const s = this.#s;
-    const client = await this.#pool.connect();
+    const client = await this.#connect();
     let broken = false;
     try {
       await client.query('BEGIN');
@@ -570,7 +581,7 @@ export class PostgresHistorian implements Historian {
     const cut1s = nowMs - policy.rollupMs['1s'];
     const cut1m = nowMs - policy.rollupMs['1m'];
     const cut1h = nowMs - policy.rollupMs['1h'];
-    const client = await this.#pool.connect();
+    const client = await this.#connect();
     let broken = false;
     try {
       await client.query('BEGIN');
