@@ -8,5 +8,6 @@ export * from './runtime/bus-twin.ts';
 export * from './runtime/engine-adapter.ts';
 export * from './runtime/order-book.ts';
 export * from './runtime/runtime.ts';
+export * from './runtime/sim-jobs.ts';
 export * from './server.ts';
 export * from './webhooks.ts';

@@ -228,6 +228,8 @@ export interface ScenarioResult {
   scrapRate?: Estimate;
   /** The station most often the bottleneck, and the share of time it was. */
   bottleneck: { station: string; share: number };
+  /** Scenario − baseline throughput per replication (common random numbers), paired 95 % CI. */
+  throughputDiffPerHour?: Estimate;
 }
 
 /** The result of a what-if job. */
