@@ -73,31 +73,36 @@ export function computeBottleneck(
     if (last !== undefined && last.p === best && last.b === a) last.b = b;
     else segs.push({ a, b, p: best });
   }
+  // Roser: where the active period of one bottleneck overlaps the next bottleneck's, both are
+  // shifting bottlenecks; the rest of a bottleneck's time it is the sole bottleneck.
   const sole = new Array<number>(stations.length).fill(0);
   const shifting = new Array<number>(stations.length).fill(0);
   let lastShifting = false;
   for (let k = 0; k < segs.length; k++) {
     const seg = segs[k] as { a: number; b: number; p: Period };
-    const prev = segs[k - 1]?.p;
-    const next = segs[k + 1]?.p;
-    const covers = (p: Period | undefined, t: number): boolean =>
-      p !== undefined && p.station !== seg.p.station && p.start <= t && p.end > t;
-    // Split the segment where a neighbouring bottleneck's period overlaps it.
-    let overlapStart = seg.b;
-    let overlapEnd = seg.a;
-    if (prev !== undefined && prev.station !== seg.p.station && prev.end > seg.a) {
-      overlapStart = seg.a;
-      overlapEnd = Math.min(seg.b, prev.end);
+    const st = seg.p.station;
+    const overlaps: Array<[number, number]> = [];
+    for (const other of [segs[k - 1]?.p, segs[k + 1]?.p]) {
+      if (other === undefined || other.station === st) continue;
+      const s0 = Math.max(fromMs, other.start, seg.p.start);
+      const e0 = Math.min(toMs, other.end, seg.p.end);
+      if (e0 > s0) overlaps.push([s0, e0]);
     }
-    if (next !== undefined && next.station !== seg.p.station && next.start < seg.b) {
-      overlapStart = Math.min(overlapStart, Math.max(seg.a, next.start));
-      overlapEnd = Math.max(overlapEnd, seg.b);
+    overlaps.sort((x, y) => x[0] - y[0]);
+    let shiftMs = 0;
+    let inSeg = 0;
+    let cursorMs = Number.NEGATIVE_INFINITY;
+    for (const [s0, e0] of overlaps) {
+      const s1 = Math.max(s0, cursorMs);
+      if (e0 > s1) {
+        shiftMs += e0 - s1;
+        inSeg += Math.max(0, Math.min(e0, seg.b) - Math.max(s1, seg.a));
+        cursorMs = e0;
+      }
     }
-    const shiftMs = Math.max(0, overlapEnd - overlapStart);
-    const len = seg.b - seg.a;
-    shifting[seg.p.station] = (shifting[seg.p.station] as number) + Math.min(len, shiftMs);
-    sole[seg.p.station] = (sole[seg.p.station] as number) + len - Math.min(len, shiftMs);
-    if (k === segs.length - 1) lastShifting = covers(prev, seg.b - 1e-6) || covers(next, seg.b - 1e-6);
+    shifting[st] = (shifting[st] as number) + shiftMs;
+    sole[st] = (sole[st] as number) + (seg.b - seg.a) - inSeg;
+    if (k === segs.length - 1) lastShifting = overlaps.some(([s0, e0]) => s0 < seg.b && e0 >= seg.b);
   }
   const total = toMs - fromMs;
   const shares: BottleneckShare[] = stations.map((station, i) => {

@@ -142,7 +142,7 @@ export interface BottleneckShare {
   station: string;
   /** Share of the window in which the station was the sole bottleneck, 0..1. */
   soleShare: number;
-  /** Share of the window in which the station was a shifting bottleneck, 0..1. */
+  /** Share of the window in which the station was a shifting bottleneck, 0..1 (an overlap counts for both stations). */
   shiftingShare: number;
   /** soleShare + shiftingShare. */
   share: number;
