@@ -1,4 +1,5 @@
 export * from './connect.ts';
 export * from './jetstream-bus.ts';
 export * from './kv-twin-store.ts';
+export * from './partition-leases.ts';
 export * from './stream-layout.ts';
