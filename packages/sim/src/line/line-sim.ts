@@ -39,6 +39,15 @@ export interface RunOptions {
   seriesIntervalS?: number;
 }
 
+/**
+ * Observers of a run (this thread only): every state change of a station and every finished
+ * part, in simulated seconds. Used to generate synthetic histories and for debugging.
+ */
+export interface LineTrace {
+  state?(station: string, state: SimState, t: number): void;
+  part?(station: string, t: number, scrap: boolean, cureTempC?: number): void;
+}
+
 /** Per-station results of a run (after warm-up). */
 export interface StationResult {
   id: string;
@@ -178,7 +187,7 @@ function isActive(s: number): boolean {
  *
  * @throws GembaError GEMBA_INVALID_ARGUMENT on an inconsistent configuration
  */
-export function simulateLine(config: LineConfig, options: RunOptions): RunResult {
+export function simulateLine(config: LineConfig, options: RunOptions, trace?: LineTrace): RunResult {
   const n = config.stations.length;
   if (n === 0 || config.buffers.length !== n - 1) {
     throw new GembaError(
@@ -276,6 +285,8 @@ export function simulateLine(config: LineConfig, options: RunOptions): RunResult
     z.t = t;
   };
 
+  const traceState = trace?.state;
+  const tracePart = trace?.part;
   let paused = 0;
   let statsFrom = 0;
   let goodOut = 0;
@@ -293,6 +304,7 @@ export function simulateLine(config: LineConfig, options: RunOptions): RunResult
       s.activeCount++;
     } else if (!wasA && isA) s.activeStart = now;
     s.acct = a;
+    traceState?.(s.id, SIM_STATES[a] as SimState, now);
   };
 
   const bufLevelChange = (b: BufferRt): void => {
@@ -445,12 +457,16 @@ export function simulateLine(config: LineConfig, options: RunOptions): RunResult
       const d = cure - oven.targetC;
       const p = 1 / (1 + Math.exp(-(oven.scrapLogit.a + oven.scrapLogit.b * d * d)));
       scrap = s.scrapRng.next() < p;
+      tracePart?.(s.id, sim.now, scrap, cure);
       if (sim.now >= statsFrom) {
         cureSum += cure;
         cureN++;
         if (scrap) ovenScrap++;
       }
-    } else scrap = s.scrapP > 0 && s.scrapRng.next() < s.scrapP;
+    } else {
+      scrap = s.scrapP > 0 && s.scrapRng.next() < s.scrapP;
+      tracePart?.(s.id, sim.now, scrap);
+    }
     if (scrap) {
       s.scrap++;
       s.phase = P_STARVED;

@@ -1,0 +1,109 @@
+import { loadModelFile } from '@gemba/core';
+import { MemoryHistorian } from '@gemba/core/testing';
+import { describe, expect, it } from 'vitest';
+import { buildLineModel } from '../line/build-line-model.ts';
+import type { DistributionSpec } from '../random/distributions.ts';
+import { writeSyntheticHistory } from '../testing/synthetic-history.ts';
+import { calibrate } from './calibrate.ts';
+
+const demo = new URL('../../../../examples/demo-line/plant.yaml', import.meta.url).pathname;
+const lognormal = (mean: number, cv: number): DistributionSpec => {
+  const s2 = Math.log(1 + cv * cv);
+  return { family: 'lognormal', mu: Math.log(mean) - s2 / 2, sigma: Math.sqrt(s2) };
+};
+
+describe('calibration from the historian recovers a known line', () => {
+  it('fits cycle times, failures, scrap, the oven and validates', async () => {
+    const model = await loadModelFile(demo);
+    const fromMs = Date.parse('2026-01-05T06:00:00+01:00');
+    const hours = 48;
+    const truth = buildLineModel(
+      model,
+      {
+        stations: {
+          press: {
+            cycleTime: lognormal(21, 0.08),
+            scrapProbability: 0.02,
+            failures: {
+              basis: 'operating-time',
+              between: { family: 'exponential', mean: 7200 },
+              repair: { family: 'lognormal', mu: Math.log(500), sigma: 0.4 },
+            },
+          },
+          weld: {
+            cycleTime: lognormal(25, 0.05),
+            microStops: { probability: 0.03, duration: { family: 'exponential', mean: 40 } },
+          },
+          oven: { cycleTime: { family: 'deterministic', value: 22 } },
+          assembly: { cycleTime: lognormal(24, 0.1) },
+        },
+        oven: {
+          zones: { zone2: { timeConstantS: 600 } },
+          cureNoiseSdC: 1.5,
+          scrapLogit: { a: -5, b: 0.08 },
+          setpointChanges: [
+            { atS: 12 * 3600, zone: 'zone2', setpointC: 172 },
+            { atS: 24 * 3600, zone: 'zone2', setpointC: 186 },
+            { atS: 36 * 3600, zone: 'zone2', setpointC: 180 },
+          ],
+        },
+      },
+      { startMs: fromMs },
+    );
+    const h = new MemoryHistorian();
+    await writeSyntheticHistory(h, model, truth, { seed: 11, fromMs, horizonS: hours * 3600 });
+    const report = await calibrate(
+      h,
+      model,
+      { fromMs, toMs: fromMs + hours * 3600_000 },
+      { validate: { replications: 5, workers: 0 } },
+    );
+
+    const st = (id: string) => report.stations.find((s) => s.id === id);
+    const within = (
+      est: { value: number; se: number } | undefined,
+      truthValue: number,
+      what: string,
+    ): void => {
+      expect(est, what).toBeDefined();
+      expect(
+        Math.abs((est?.value ?? 0) - truthValue),
+        `${what}: ${est?.value} ± ${est?.se} vs ${truthValue}`,
+      ).toBeLessThan(3 * (est?.se ?? 0));
+    };
+    // Cycle times: family and mean.
+    // At a coefficient of variation of 8 % lognormal and gamma are nearly indistinguishable.
+    const lnFit = st('press')?.cycleTime?.candidates.find((c) => c.family === 'lognormal');
+    expect((lnFit?.aic ?? 1e9) - (st('press')?.cycleTime?.best.aic ?? 0)).toBeLessThan(10);
+    expect(st('press')?.cycleTime?.best.family).not.toBe('weibull');
+    expect(st('press')?.cycleTime?.best.mean).toBeCloseTo(21, 0);
+    expect(st('weld')?.cycleTime?.best.mean).toBeCloseTo(25, 0);
+    // Failures of the press: exponential TBF mean 7200 s (operating time), lognormal repairs.
+    const f = st('press')?.failures;
+    expect(f?.count).toBeGreaterThan(10);
+    within(
+      f?.between.candidates.find((c) => c.family === 'exponential')?.params.mean,
+      7200,
+      'press TBF mean',
+    );
+    within(
+      f?.repair.candidates.find((c) => c.family === 'lognormal')?.params.mu,
+      Math.log(500),
+      'press repair mu',
+    );
+    expect(st('weld')?.failures).toBeUndefined();
+    // Scrap and micro-stops.
+    const sc = st('press')?.scrap;
+    within({ value: sc?.probability ?? 0, se: sc?.se ?? 0 }, 0.02, 'press scrap');
+    const ms = st('weld')?.microStops;
+    expect(ms?.probability.low).toBeLessThanOrEqual(0.03);
+    expect(ms?.probability.high).toBeGreaterThanOrEqual(0.03);
+    // Oven: zone 2 time constant and the scrap curve.
+    within(report.oven?.zones.find((z) => z.id === 'zone2')?.timeConstantS, 600, 'zone2 tau');
+    within(report.oven?.scrapCurve?.a, -5, 'scrap curve a');
+    within(report.oven?.scrapCurve?.b, 0.08, 'scrap curve b');
+    // Validation: the calibrated model reproduces the window's throughput within 3 %.
+    const tp = report.validation?.rows.find((r) => r.metric.startsWith('throughput'));
+    expect(Math.abs(tp?.relativeError ?? 1)).toBeLessThan(0.03);
+  });
+});

@@ -1,0 +1,455 @@
+import {
+  GembaError,
+  type Historian,
+  type HistorianEvent,
+  type MachineState,
+  type Model,
+  type Sample,
+  type StateEventData,
+  type TimeRange,
+} from '@gemba/core';
+import {
+  type ExperimentOptions,
+  type ExperimentResult,
+  runReplications,
+} from '../experiment/replications.ts';
+import { buildLineModel, type LineParameters } from '../line/build-line-model.ts';
+import type { LineConfig, StationConfig } from '../line/line-config.ts';
+import { SIM_STATES, type SimState } from '../line/line-sim.ts';
+import { type Estimate, estimate } from '../stats/confidence.ts';
+import { type FitFamily, type FitResult, fitDistribution, type Observations } from './fit-distribution.ts';
+import { fitOvenZone, fitScrapCurve, type ScrapCurveFit, type ZoneFit } from './oven-fit.ts';
+
+/** What to calibrate. */
+export interface CalibrateOptions {
+  /** Line path (default: the model's first line). */
+  line?: string;
+  product?: string;
+  /**
+   * Validate by simulating the calibrated model over a window of the same length (default
+   * true: 10 replications, workers per `ExperimentOptions`).
+   */
+  validate?: boolean | ExperimentOptions;
+  /** Families tried for cycle times (default normal, lognormal, gamma, Weibull). */
+  cycleFamilies?: FitFamily[];
+  /** How far before the window to look for state events that overlap its start (default 1 day). */
+  lookbackMs?: number;
+}
+
+/** One station's calibration. */
+export interface StationCalibration {
+  id: string;
+  /** Parts counted in the window. */
+  parts: number;
+  cycleTime?: FitResult;
+  failures?: { count: number; between: FitResult; repair: FitResult };
+  microStops?: { count: number; probability: Estimate; duration?: FitResult };
+  scrap: { parts: number; scrap: number; probability: number; se: number };
+  notes: string[];
+}
+
+/** A validation row: the observed value and the simulated estimate over the same window. */
+export interface ValidationRow {
+  metric: string;
+  observed: number;
+  simulated: Estimate;
+  /** Relative error of the simulated mean, (sim − obs) / obs. */
+  relativeError: number;
+}
+
+/** The calibration report: parameters with uncertainty, goodness of fit and validation. */
+export interface CalibrationReport {
+  line: string;
+  window: TimeRange;
+  /** Parameters to pass to `buildLineModel`. */
+  parameters: LineParameters;
+  /** The calibrated line itself. */
+  config: LineConfig;
+  stations: StationCalibration[];
+  oven?: {
+    zones: ZoneFit[];
+    scrapCurve?: ScrapCurveFit;
+    cureNoiseSdC: number;
+    /** The zone setpoints seen in the window (replayed by the validation). */
+    setpointHistory: {
+      initial: Record<string, number>;
+      changes: { atS: number; zone: string; setpointC: number }[];
+    };
+  };
+  observed: {
+    throughputPerHour: number;
+    stateShares: Record<string, Record<SimState, number>>;
+    bufferMeanLevel: Record<string, number>;
+  };
+  validation?: { rows: ValidationRow[]; experiment: Omit<ExperimentResult, 'runs'> };
+  warnings: string[];
+}
+
+interface Interval {
+  state: MachineState;
+  start: number;
+  end: number;
+  /** Cut by the window's start / end. */
+  cutStart: boolean;
+  cutEnd: boolean;
+}
+
+/** The engine's machine states mapped onto the simulation's (idle, maintenance, stopped, offline → stopped). */
+function simStateOf(s: MachineState): SimState {
+  switch (s) {
+    case 'running':
+    case 'starved':
+    case 'blocked':
+    case 'micro-stop':
+    case 'down':
+      return s;
+    default:
+      return 'stopped';
+  }
+}
+
+function intervalsOf(events: readonly HistorianEvent[], window: TimeRange): Interval[] {
+  const out: Interval[] = [];
+  const sorted = events
+    .map((e) => e.data as unknown as StateEventData)
+    .filter((d) => typeof d.startMs === 'number')
+    .sort((a, b) => a.startMs - b.startMs);
+  for (let i = 0; i < sorted.length; i++) {
+    const d = sorted[i] as StateEventData;
+    const endRaw = d.endMs ?? sorted[i + 1]?.startMs ?? window.toMs;
+    if (endRaw <= window.fromMs || d.startMs >= window.toMs) continue;
+    out.push({
+      state: d.state,
+      start: Math.max(d.startMs, window.fromMs),
+      end: Math.min(endRaw, window.toMs),
+      cutStart: d.startMs < window.fromMs,
+      cutEnd: endRaw > window.toMs || d.endMs === undefined,
+    });
+  }
+  return out;
+}
+
+/** Times (ms) at which a counter went up, one entry per unit of increase. */
+function completions(samples: readonly Sample[]): { t: number; step: number }[] {
+  const out: { t: number; step: number }[] = [];
+  let prev: number | undefined;
+  for (const s of samples) {
+    if (s.quality !== 'good' || typeof s.value !== 'number') continue;
+    if (prev !== undefined && s.value > prev) out.push({ t: s.ts, step: s.value - prev });
+    // A counter reset (value below the previous) starts a new base.
+    prev = s.value;
+  }
+  return out;
+}
+
+function counterIncrease(samples: readonly Sample[]): number {
+  return completions(samples).reduce((a, c) => a + c.step, 0);
+}
+
+/** Running milliseconds in (a, b] from intervals sorted by start (cursor advanced by the caller). */
+function runningBetween(iv: readonly Interval[], a: number, b: number): number {
+  let sum = 0;
+  for (const x of iv) {
+    if (x.end <= a) continue;
+    if (x.start >= b) break;
+    if (x.state === 'running') sum += Math.min(x.end, b) - Math.max(x.start, a);
+  }
+  return sum;
+}
+
+async function rawAll(h: Historian, signal: string | undefined, w: TimeRange): Promise<Sample[]> {
+  if (signal === undefined) return [];
+  return await h.queryRaw(signal, w);
+}
+
+/**
+ * Calibrates the line's simulation model from the historian over `window`: per station the
+ * cycle-time distribution (from the running time between counter increments), time between
+ * failures (running time between `down` starts) and repair times (durations of `down`), with
+ * intervals cut by the window's edges entering as right-censored; micro-stop rate and
+ * durations; scrap probability; for the oven the zones' time constants and the
+ * scrap-versus-cure-temperature-deviation curve. Each distribution is fitted by maximum
+ * likelihood over several families and chosen by AIC. Then (unless `validate: false`) the
+ * calibrated model is simulated over a window of the same length and compared with what was
+ * observed (throughput, state shares, buffer levels).
+ *
+ * Needs from the historian: state events (kind `state`, source = station path, data
+ * {@link StateEventData}) and raw counter samples (`part_counter`, `scrap_counter` roles).
+ *
+ * @example
+ * const report = await calibrate(historian, model, { fromMs, toMs });
+ * const cfg = buildLineModel(model, report.parameters);
+ * @throws GembaError GEMBA_SIM_CALIBRATION when the window holds no state events or counts
+ */
+export async function calibrate(
+  historian: Historian,
+  model: Model,
+  window: TimeRange,
+  options: CalibrateOptions = {},
+): Promise<CalibrationReport> {
+  const base = buildLineModel(model, {}, { ...pick(options), startMs: window.fromMs });
+  const line = model.line(base.line);
+  if (line === undefined) throw new GembaError('GEMBA_SIM_MODEL', `no line ${base.line}`);
+  const hours = (window.toMs - window.fromMs) / 3_600_000;
+  const warnings: string[] = [];
+  const lookback = options.lookbackMs ?? 86_400_000;
+  const events = await historian.queryEvents({
+    fromMs: window.fromMs - lookback,
+    toMs: window.toMs,
+    kind: 'state',
+    sourcePrefix: line.path,
+  });
+  if (events.length === 0) {
+    throw new GembaError(
+      'GEMBA_SIM_CALIBRATION',
+      `no state events for ${line.path} in the window ${iso(window.fromMs)}–${iso(window.toMs)}`,
+    );
+  }
+  const params: LineParameters = { stations: {} };
+  const stations: StationCalibration[] = [];
+  const shares: Record<string, Record<SimState, number>> = {};
+  let lastGood = 0;
+  for (const st of line.stations) {
+    const notes: string[] = [];
+    const iv = intervalsOf(
+      events.filter((e) => e.source === st.path),
+      window,
+    );
+    const share = Object.fromEntries(SIM_STATES.map((s) => [s, 0])) as Record<SimState, number>;
+    let covered = 0;
+    for (const x of iv) {
+      share[simStateOf(x.state)] += x.end - x.start;
+      covered += x.end - x.start;
+    }
+    for (const s of SIM_STATES) share[s] = covered > 0 ? share[s] / covered : 0;
+    shares[st.id] = share;
+
+    const total = await rawAll(historian, model.signalByRole(st.path, 'part_counter')?.path, window);
+    const scrapS = await rawAll(historian, model.signalByRole(st.path, 'scrap_counter')?.path, window);
+    const goodS = await rawAll(historian, model.signalByRole(st.path, 'good_counter')?.path, window);
+    const comps = completions(total);
+    const parts = comps.reduce((a, c) => a + c.step, 0);
+    const scrap = counterIncrease(scrapS);
+    if (st.order === line.stations.length - 1)
+      lastGood = goodS.length > 0 ? counterIncrease(goodS) : parts - scrap;
+    const sc: StationConfig = { ...(base.stations[st.order] as StationConfig) };
+    const cal: StationCalibration = {
+      id: st.id,
+      parts,
+      scrap: {
+        parts,
+        scrap,
+        probability: parts > 0 ? scrap / parts : 0,
+        se: parts > 0 ? Math.sqrt(((scrap / parts) * (1 - scrap / parts)) / parts) : Number.NaN,
+      },
+      notes,
+    };
+    sc.scrapProbability = cal.scrap.probability;
+
+    // Cycle times: running time between consecutive single-step completions.
+    const cycles: number[] = [];
+    for (let i = 1; i < comps.length; i++) {
+      const a = comps[i - 1] as { t: number; step: number };
+      const b = comps[i] as { t: number; step: number };
+      if (a.step !== 1 || b.step !== 1) continue;
+      const run = runningBetween(iv, a.t, b.t) / 1000;
+      if (run > 0) cycles.push(run);
+    }
+    if (cycles.length >= 10) {
+      cal.cycleTime = fitDistribution(
+        { exact: cycles, censored: [] },
+        options.cycleFamilies ?? ['normal', 'lognormal', 'gamma', 'weibull'],
+        `cycle times of ${st.path}`,
+      );
+      sc.cycleTime = cal.cycleTime.best.spec;
+    } else notes.push(`only ${cycles.length} cycle times: kept the ideal cycle time`);
+
+    // Failures: repair = down durations; TBF = running time between down starts.
+    const downs = iv.filter((x) => x.state === 'down');
+    if (downs.length >= 2) {
+      const repair: Observations = { exact: [], censored: [] };
+      const between: Observations = { exact: [], censored: [] };
+      let prevEnd = window.fromMs;
+      let prevCut = true;
+      for (const d of downs) {
+        (d.cutStart || d.cutEnd ? repair.censored : repair.exact).push((d.end - d.start) / 1000);
+        if (!d.cutStart) {
+          const run = runningBetween(iv, prevEnd, d.start) / 1000;
+          (prevCut ? between.censored : between.exact).push(run);
+        }
+        prevEnd = d.end;
+        prevCut = d.cutEnd;
+      }
+      if (!prevCut) between.censored.push(runningBetween(iv, prevEnd, window.toMs) / 1000);
+      try {
+        const b = fitDistribution(between, undefined, `time between failures of ${st.path}`);
+        const r = fitDistribution(repair, undefined, `repair times of ${st.path}`);
+        cal.failures = { count: downs.length, between: b, repair: r };
+        sc.failures = { basis: 'operating-time', between: b.best.spec, repair: r.best.spec };
+      } catch (err: unknown) {
+        notes.push(`failures not fitted: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    } else if (downs.length === 1) notes.push('one failure in the window: too few to fit, failures left out');
+
+    // Micro-stops: rate per cycle and durations.
+    const micros = iv.filter((x) => x.state === 'micro-stop');
+    if (micros.length > 0 && parts > 0) {
+      const p = micros.length / parts;
+      cal.microStops = {
+        count: micros.length,
+        probability: {
+          mean: p,
+          halfWidth: 1.96 * Math.sqrt((p * (1 - p)) / parts),
+          low: 0,
+          high: 0,
+          sd: Number.NaN,
+          n: parts,
+        },
+      };
+      cal.microStops.probability.low = p - cal.microStops.probability.halfWidth;
+      cal.microStops.probability.high = p + cal.microStops.probability.halfWidth;
+      const dur: Observations = { exact: [], censored: [] };
+      for (const m of micros)
+        (m.cutStart || m.cutEnd ? dur.censored : dur.exact).push((m.end - m.start) / 1000);
+      try {
+        cal.microStops.duration = fitDistribution(dur, undefined, `micro-stops of ${st.path}`);
+        sc.microStops = { probability: Math.min(1, p), duration: cal.microStops.duration.best.spec };
+      } catch (err: unknown) {
+        notes.push(`micro-stop durations not fitted: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    const { id: _id, ...rest } = sc;
+    (params.stations as Record<string, Partial<Omit<StationConfig, 'id'>>>)[st.id] = rest;
+    stations.push(cal);
+  }
+
+  // Buffers: observed mean levels (capacities come from the model).
+  const bufferMeanLevel: Record<string, number> = {};
+  for (const b of line.buffers) {
+    const sig = model.signalByRole(b.path, 'buffer_level')?.path;
+    if (sig === undefined) continue;
+    const rows = await historian.queryBuckets([sig], window, window.toMs - window.fromMs);
+    const n = rows.reduce((a, r) => a + r.count, 0);
+    if (n > 0) bufferMeanLevel[b.id] = rows.reduce((a, r) => a + r.mean * r.count, 0) / n;
+  }
+
+  // The oven: zone dynamics and the scrap curve.
+  let ovenReport: CalibrationReport['oven'];
+  if (base.oven !== undefined) {
+    const ov = base.oven;
+    const ovenPath = line.stations.find((s) => s.id === ov.station)?.path as string;
+    const zones: ZoneFit[] = [];
+    const zoneParams: NonNullable<NonNullable<LineParameters['oven']>['zones']> = {};
+    let qTemps: Sample[] = [];
+    let qSps: Sample[] = [];
+    const firstSetpoints: Record<string, number> = {};
+    const spHistory: { atS: number; zone: string; setpointC: number }[] = [];
+    for (const z of ov.zones) {
+      const zpath = `${ovenPath}/${z.id}`;
+      const tSig = model.signal(`${zpath}/temperature`)?.path;
+      const sps = await rawAll(historian, model.signalByRole(zpath, 'setpoint')?.path, window);
+      if (z.id === ov.qualityZone) {
+        qTemps = await rawAll(historian, tSig, window);
+        qSps = sps;
+      }
+      // One-minute means: sensor noise would bias the transient regression (errors in variables).
+      const minute = tSig === undefined ? [] : await historian.queryBuckets([tSig], window, 60_000);
+      const temps: Sample[] = minute.map((r) => ({
+        signal: r.signal,
+        ts: r.bucketMs + 30_000,
+        value: r.mean,
+        quality: 'good',
+      }));
+      const fit = fitOvenZone(z.id, temps, sps);
+      // The setpoint history, to replay it when validating against the same window.
+      let prev: number | undefined;
+      for (const sp of sps) {
+        if (typeof sp.value !== 'number' || sp.value === prev) continue;
+        if (prev === undefined) firstSetpoints[z.id] = sp.value;
+        else spHistory.push({ atS: (sp.ts - window.fromMs) / 1000, zone: z.id, setpointC: sp.value });
+        prev = sp.value;
+      }
+      zones.push(fit);
+      const zp: { setpointC?: number; timeConstantS?: number } = {};
+      if (Number.isFinite(fit.setpointC)) zp.setpointC = fit.setpointC;
+      if (fit.timeConstantS !== undefined) zp.timeConstantS = fit.timeConstantS.value;
+      zoneParams[z.id] = zp;
+    }
+    const ovenTotal = await rawAll(historian, model.signalByRole(ovenPath, 'part_counter')?.path, window);
+    const ovenScrap = await rawAll(historian, model.signalByRole(ovenPath, 'scrap_counter')?.path, window);
+    const curve = fitScrapCurve(ovenTotal, ovenScrap, qTemps, qSps, ov.targetC);
+    const cureNoiseSdC = curve?.cureSdC ?? zones.find((z) => z.id === ov.qualityZone)?.steadySdC ?? 0;
+    ovenReport = { zones, cureNoiseSdC, setpointHistory: { initial: firstSetpoints, changes: spHistory } };
+    params.oven = { zones: zoneParams, cureNoiseSdC };
+    if (curve !== undefined) {
+      ovenReport.scrapCurve = curve;
+      params.oven.scrapLogit = { a: curve.a.value, b: curve.b.value };
+    } else warnings.push('oven scrap curve not fitted (too few oven parts with a temperature)');
+  }
+
+  const config = buildLineModel(model, params, { ...pick(options), startMs: window.fromMs });
+  const report: CalibrationReport = {
+    line: line.path,
+    window,
+    parameters: params,
+    config,
+    stations,
+    observed: { throughputPerHour: lastGood / hours, stateShares: shares, bufferMeanLevel },
+    warnings,
+  };
+  if (ovenReport !== undefined) report.oven = ovenReport;
+  if (options.validate !== false) {
+    const exp = typeof options.validate === 'object' ? options.validate : {};
+    // Simulate the same clock window: planned stops aligned to its start, a warm-up before it.
+    const warmS = 3600;
+    const vcfg = buildLineModel(model, params, { ...pick(options), startMs: window.fromMs - warmS * 1000 });
+    const hist = ovenReport?.setpointHistory;
+    if (vcfg.oven !== undefined && hist !== undefined) {
+      for (const z of vcfg.oven.zones) z.setpointC = hist.initial[z.id] ?? z.setpointC;
+      vcfg.oven.setpointChanges = hist.changes.map((c) => ({ ...c, atS: c.atS + warmS }));
+    }
+    const res = await runReplications(vcfg, {
+      replications: 10,
+      ...exp,
+      horizonS: warmS + (window.toMs - window.fromMs) / 1000,
+      warmupS: warmS,
+    });
+    const rows: ValidationRow[] = [
+      row('throughput (parts/h)', report.observed.throughputPerHour, res.throughputPerHour),
+    ];
+    for (const s of res.stations) {
+      const obs = shares[s.id];
+      if (obs === undefined) continue;
+      for (const k of ['running', 'starved', 'blocked', 'down'] as const) {
+        rows.push(row(`${s.id} ${k} share`, obs[k], s.stateShares[k]));
+      }
+    }
+    for (const b of res.buffers) {
+      const obs = bufferMeanLevel[b.id];
+      if (obs !== undefined) rows.push(row(`${b.id} mean level`, obs, b.meanLevel));
+    }
+    const { runs: _runs, ...summary } = res;
+    report.validation = { rows, experiment: summary };
+  }
+  return report;
+}
+
+function row(metric: string, observed: number, simulated: Estimate): ValidationRow {
+  return {
+    metric,
+    observed,
+    simulated,
+    relativeError: observed !== 0 ? (simulated.mean - observed) / observed : Number.NaN,
+  };
+}
+
+function pick(o: CalibrateOptions): { line?: string; product?: string } {
+  const r: { line?: string; product?: string } = {};
+  if (o.line !== undefined) r.line = o.line;
+  if (o.product !== undefined) r.product = o.product;
+  return r;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,211 @@
+import type { Sample } from '@gemba/core';
+
+/** A zone's fitted dynamics. */
+export interface ZoneFit {
+  id: string;
+  /** The last setpoint in the window, °C. */
+  setpointC: number;
+  /** Time constant of the first-order response, s, with its standard error; absent when no transient was seen. */
+  timeConstantS?: { value: number; se: number; points: number };
+  /** Standard deviation of the temperature around the setpoint in steady periods, °C. */
+  steadySdC: number;
+  notes: string[];
+}
+
+/** The fitted scrap curve p(d) = 1 / (1 + exp(−(a + b·d²))), d = cure temperature − target. */
+export interface ScrapCurveFit {
+  a: { value: number; se: number };
+  b: { value: number; se: number };
+  parts: number;
+  scrap: number;
+  targetC: number;
+  /** RMS deviation of the cure temperature from the setpoint at the parts, °C (the model's cure noise). */
+  cureSdC: number;
+  /** Observed vs fitted scrap rates per band of |d|. */
+  bands: { fromC: number; toC: number; parts: number; observed: number; fitted: number }[];
+}
+
+function numeric(samples: readonly Sample[]): { t: number; v: number }[] {
+  const out: { t: number; v: number }[] = [];
+  for (const s of samples)
+    if (s.quality === 'good' && typeof s.value === 'number') out.push({ t: s.ts, v: s.value });
+  return out;
+}
+
+/** The value of a step signal at time t (last sample at or before t), or undefined. */
+function stepAt(series: readonly { t: number; v: number }[], t: number): number | undefined {
+  let lo = 0;
+  let hi = series.length - 1;
+  if (hi < 0 || (series[0] as { t: number }).t > t) return undefined;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if ((series[mid] as { t: number }).t <= t) lo = mid;
+    else hi = mid - 1;
+  }
+  return (series[lo] as { v: number }).v;
+}
+
+/**
+ * Fits a zone as a first-order system toward its setpoint: over consecutive temperature samples
+ * Tₖ → Tₖ₊₁ (Δt apart), Tₖ₊₁ − Tₖ = (1 − e^(−Δt/τ))·(SP − Tₖ). Least squares on the points with
+ * |SP − Tₖ| > 1.5 °C (transients; near the setpoint measurement noise dominates), then τ with
+ * its standard error by the delta method. Heater limits cannot be seen unless the heaters
+ * saturate, so they are kept from the defaults.
+ */
+export function fitOvenZone(
+  id: string,
+  temperatures: readonly Sample[],
+  setpoints: readonly Sample[],
+): ZoneFit {
+  const T = numeric(temperatures);
+  const SP = numeric(setpoints);
+  const notes: string[] = [];
+  const lastSp = SP.length > 0 ? (SP[SP.length - 1] as { v: number }).v : Number.NaN;
+  // Steady periods: |T − SP| < 2 °C.
+  const steady: number[] = [];
+  let sxx = 0;
+  let sxy = 0;
+  let n = 0;
+  let dtSum = 0;
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (let k = 0; k + 1 < T.length; k++) {
+    const a = T[k] as { t: number; v: number };
+    const b = T[k + 1] as { t: number; v: number };
+    const sp = stepAt(SP, a.t);
+    if (sp === undefined) continue;
+    const e = sp - a.v;
+    if (Math.abs(e) < 2) steady.push(a.v - sp);
+    if (Math.abs(e) <= 1.5 || b.t <= a.t) continue;
+    xs.push(e);
+    ys.push(b.v - a.v);
+    sxx += e * e;
+    sxy += e * (b.v - a.v);
+    dtSum += (b.t - a.t) / 1000;
+    n++;
+  }
+  const sd = steady.length > 1 ? Math.sqrt(steady.reduce((s, d) => s + d * d, 0) / steady.length) : 0;
+  const fit: ZoneFit = { id, setpointC: lastSp, steadySdC: sd, notes };
+  if (n < 5) {
+    notes.push('no setpoint transient in the window: time constant not identifiable, default kept');
+    return fit;
+  }
+  const alpha = sxy / sxx;
+  const dt = dtSum / n;
+  let rss = 0;
+  for (let i = 0; i < n; i++) rss += ((ys[i] as number) - alpha * (xs[i] as number)) ** 2;
+  const seAlpha = Math.sqrt(rss / Math.max(1, n - 1) / sxx);
+  if (!(alpha > 0 && alpha < 1)) {
+    notes.push(`transient fit gave α = ${alpha.toFixed(4)}: time constant not identifiable, default kept`);
+    return fit;
+  }
+  const tau = -dt / Math.log(1 - alpha);
+  // dτ/dα = −Δt / ((1 − α) ln²(1 − α))
+  const dTau = dt / ((1 - alpha) * Math.log(1 - alpha) ** 2);
+  fit.timeConstantS = { value: tau, se: Math.abs(dTau) * seAlpha, points: n };
+  return fit;
+}
+
+/**
+ * Fits the oven's scrap curve by logistic regression (Newton–Raphson) of each finished part's
+ * scrap flag on the squared deviation of the quality zone's temperature from target at the
+ * moment the part left. Parts are the oven's counter increments; scrap its scrap counter's
+ * increments at the same time stamps. Returns undefined with fewer than 50 parts.
+ */
+export function fitScrapCurve(
+  total: readonly Sample[],
+  scrap: readonly Sample[],
+  temps: readonly Sample[],
+  setpoints: readonly Sample[],
+  targetC: number,
+): ScrapCurveFit | undefined {
+  const T = numeric(temps);
+  const SP = numeric(setpoints);
+  let devSq = 0;
+  let devN = 0;
+  const tot = numeric(total);
+  const scr = numeric(scrap);
+  const scrapAt = new Map<number, number>();
+  for (let i = 1; i < scr.length; i++) {
+    const d = (scr[i] as { v: number }).v - (scr[i - 1] as { v: number }).v;
+    if (d > 0) scrapAt.set((scr[i] as { t: number }).t, d);
+  }
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (let i = 1; i < tot.length; i++) {
+    const c = tot[i] as { t: number; v: number };
+    const step = c.v - (tot[i - 1] as { v: number }).v;
+    if (step !== 1) continue;
+    const temp = stepAt(T, c.t);
+    if (temp === undefined) continue;
+    const d = temp - targetC;
+    const sp = stepAt(SP, c.t);
+    if (sp !== undefined) {
+      devSq += (temp - sp) ** 2;
+      devN++;
+    }
+    xs.push(d * d);
+    ys.push((scrapAt.get(c.t) ?? 0) > 0 ? 1 : 0);
+  }
+  const n = xs.length;
+  if (n < 50) return undefined;
+  const nScrap = ys.reduce((a, v) => a + v, 0);
+  // Newton–Raphson for (a, b) with a small ridge so all-good or all-scrap data stay finite.
+  let a = Math.log((nScrap + 0.5) / (n - nScrap + 0.5));
+  let b = 0;
+  let h00 = 0;
+  let h01 = 0;
+  let h11 = 0;
+  for (let it = 0; it < 100; it++) {
+    let g0 = -1e-6 * a;
+    let g1 = -1e-6 * b;
+    h00 = 1e-6;
+    h01 = 0;
+    h11 = 1e-6;
+    for (let i = 0; i < n; i++) {
+      const x = xs[i] as number;
+      const p = 1 / (1 + Math.exp(-(a + b * x)));
+      const r = (ys[i] as number) - p;
+      g0 += r;
+      g1 += r * x;
+      const w = p * (1 - p);
+      h00 += w;
+      h01 += w * x;
+      h11 += w * x * x;
+    }
+    const det = h00 * h11 - h01 * h01;
+    const da = (h11 * g0 - h01 * g1) / det;
+    const db = (h00 * g1 - h01 * g0) / det;
+    a += da;
+    b += db;
+    if (Math.abs(da) < 1e-9 && Math.abs(db) < 1e-9) break;
+  }
+  const det = h00 * h11 - h01 * h01;
+  const maxD = Math.sqrt(Math.max(...xs));
+  const edges = [0, 1, 2, 3, 5, 8, Math.max(8.0001, maxD + 1e-9)];
+  const bands: ScrapCurveFit['bands'] = [];
+  for (let k = 0; k + 1 < edges.length; k++) {
+    const lo = edges[k] as number;
+    const hi = edges[k + 1] as number;
+    let parts = 0;
+    let obs = 0;
+    let fitted = 0;
+    for (let i = 0; i < n; i++) {
+      const d = Math.sqrt(xs[i] as number);
+      if (d < lo || d >= hi) continue;
+      parts++;
+      obs += ys[i] as number;
+      fitted += 1 / (1 + Math.exp(-(a + b * (xs[i] as number))));
+    }
+    if (parts > 0) bands.push({ fromC: lo, toC: hi, parts, observed: obs / parts, fitted: fitted / parts });
+  }
+  return {
+    a: { value: a, se: Math.sqrt(h11 / det) },
+    b: { value: b, se: Math.sqrt(h00 / det) },
+    parts: n,
+    scrap: nScrap,
+    targetC,
+    cureSdC: devN > 0 ? Math.sqrt(devSq / devN) : 0,
+    bands,
+  };
+}
