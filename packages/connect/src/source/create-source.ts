@@ -9,6 +9,7 @@ import {
 import { ModbusSource } from '../modbus/driver.ts';
 import { MqttJsonSource } from '../mqtt/json/driver.ts';
 import { SparkplugHostSource } from '../mqtt/sparkplug/driver.ts';
+import { OpcuaSource } from '../opcua/driver.ts';
 import type { BaseSource } from './base-source.ts';
 
 /**
@@ -49,6 +50,8 @@ export function createSource(def: SourceDef, model: Model, options: CreateSource
       return new MqttJsonSource(d, bindings, { ...opts, model });
     case 'sparkplug':
       return new SparkplugHostSource(d, bindings, opts);
+    case 'opcua':
+      return new OpcuaSource(d, bindings, { ...opts, dataDir: options.dataDir });
     default:
       throw new GembaError('GEMBA_CONFIG_INVALID', `source '${(d as SourceDef).id}' has an unknown protocol`);
   }

@@ -157,6 +157,14 @@ const opcuaSourceSchema = z.strictObject({
   username: z.string().optional(),
   /** Name of the environment variable holding the password (never the password itself). */
   passwordEnv: z.string().optional(),
+  /**
+   * Folder of the client's certificate store and trust list (`trusted/certs`, `rejected/` ...);
+   * default `<dataDir>/pki`. A server certificate must be in `trusted/certs` for Sign and
+   * SignAndEncrypt unless `acceptUnknownCertificate` is set.
+   */
+  pkiDir: z.string().optional(),
+  /** Trusts any server certificate on first use (for commissioning; off by default). */
+  acceptUnknownCertificate: z.boolean().default(false),
   samplingIntervalMs: z.number().int().nonnegative().default(250),
   bindings: z.array(
     z.strictObject({
