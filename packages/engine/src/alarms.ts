@@ -31,7 +31,8 @@ export class Alarm {
   conditionSince = Number.NaN;
   shelvedBy: string | undefined;
   shelvedUntil: number | undefined;
-  value: number | undefined;
+  /** Last value (NaN: none). A double field, so that storing it per sample does not allocate. */
+  value = Number.NaN;
   activeSince: number | undefined;
   changedAt = 0;
   ackedBy: string | undefined;
@@ -65,6 +66,25 @@ export class Alarm {
       this.conditionSince = ts;
     }
     return this.evaluate(ts);
+  }
+
+  /** Like {@link update} with `values[idx]` at `times[idx]` (no number boxed per call). */
+  updateFrom(idx: number, times: Float64Array, values: Float64Array): AlarmTransition | undefined {
+    const v = values[idx] as number;
+    const ts = times[idx] as number;
+    this.value = v;
+    const cond = this.conditionFor(v);
+    if (cond !== this.condition) {
+      this.condition = cond;
+      this.conditionSince = ts;
+    }
+    if (Number.isNaN(this.conditionSince)) return undefined;
+    const held = ts - this.conditionSince;
+    const c = this.config;
+    if (this.condition ? !this.active && held >= c.onDelayMs : this.active && held >= c.offDelayMs) {
+      return this.evaluate(ts);
+    }
+    return undefined;
   }
 
   /** Applies the delays at time `ts`; returns the transition, if any. */
@@ -107,7 +127,7 @@ export class Alarm {
   #note(action: AlarmTransition['action'], ts: number, user?: string): AlarmTransition {
     const t: AlarmTransition = { alarm: this.id, from: this.state, to: this.state, action, ts };
     if (user !== undefined) t.user = user;
-    if (this.value !== undefined) t.value = this.value;
+    if (!Number.isNaN(this.value)) t.value = this.value;
     return t;
   }
 
@@ -145,7 +165,7 @@ export class Alarm {
     if (this.shelvedBy !== undefined) v.shelvedBy = this.shelvedBy;
     if (this.shelvedUntil !== undefined) v.shelvedUntil = this.shelvedUntil;
     if (c.limit !== undefined) v.limit = c.limit;
-    if (this.value !== undefined) v.value = this.value;
+    if (!Number.isNaN(this.value)) v.value = this.value;
     if (this.activeSince !== undefined) v.activeSince = this.activeSince;
     if (this.ackedBy !== undefined) v.ackedBy = this.ackedBy;
     if (this.ackedAt !== undefined) v.ackedAt = this.ackedAt;

@@ -23,7 +23,13 @@ function run(values: (i: number, n: () => number) => number, count: number, rang
     (_idx, kind, detail, ts) => events.push({ kind, detail, i: ts / 1000 }),
   );
   const n = noise(42);
-  for (let i = 0; i < count; i++) d.add(0, i * 1000, values(i, n));
+  const ts = new Float64Array(1);
+  const vs = new Float64Array(1);
+  for (let i = 0; i < count; i++) {
+    ts[0] = i * 1000;
+    vs[0] = values(i, n);
+    d.add(0, ts, vs);
+  }
   return events;
 }
 

@@ -177,29 +177,41 @@ export class AnomalyDetectors {
     return Number.isNaN(s) ? undefined : { mean: this.#bmean[idx] as number, sigma: s };
   }
 
-  /** Raises or re-arms one kind: edge-triggered with hold-off. */
-  #flag(idx: number, kind: number, on: boolean, info: number, ts: number, v: number, text?: string): void {
+  /**
+   * Edge detection for one kind: true when the condition just became true (the caller then
+   * reports it with {@link #fire}); false otherwise, re-arming when the condition is false.
+   * Only small integers and booleans cross this call, so nothing is boxed per sample.
+   */
+  #edge(idx: number, kind: number, on: boolean): boolean {
     const j = idx * K + kind;
     if (!on) {
       this.#active[j] = 0;
-      return;
+      return false;
     }
-    if (this.#active[j] === 1) return;
+    if (this.#active[j] === 1) return false;
     this.#active[j] = 1;
+    return true;
+  }
+
+  /** Reports an anomaly unless the same kind fired on the signal within the hold-off. */
+  #fire(idx: number, kind: number, info: number, ts: number, v: number, text?: string): void {
+    const j = idx * K + kind;
     if (ts - (this.#lastFire[j] as number) < this.#p.holdoffMs) return;
     this.#lastFire[j] = ts;
     this.#emit(idx, ANOMALY_KINDS[kind] as AnomalyKind, text ?? detail(kind, info), ts, v);
   }
 
-  /** Takes a finite value of signal `idx` at source time `ts`. */
-  add(idx: number, ts: number, v: number): void {
+  /** Takes the finite value `values[idx]` of signal `idx` at source time `times[idx]`. */
+  add(idx: number, times: Float64Array, values: Float64Array): void {
     if (this.#enabled[idx] !== 1) return;
+    const ts = times[idx] as number;
+    const v = values[idx] as number;
     const p = this.#p;
     // Limit: outside the normal range.
     const below = v < (this.#lo[idx] as number);
     const above = v > (this.#hi[idx] as number);
-    this.#flag(idx, LIMIT, below || above, above ? 1 : -1, ts, v);
-    this.#minute(idx, ts, v);
+    if (this.#edge(idx, LIMIT, below || above)) this.#fire(idx, LIMIT, above ? 1 : -1, ts, v);
+    this.#minute(idx, times, values);
     const last = this.#last[idx] as number;
     this.#last[idx] = v;
     // Baseline learning.
@@ -223,16 +235,17 @@ export class AnomalyDetectors {
     if (v === last) {
       const run = (this.#stuck[idx] as number) + 1;
       this.#stuck[idx] = run;
-      if (sigma > 0) this.#flag(idx, STUCK, run + 1 >= p.stuckSamples, run + 1, ts, v);
+      if (sigma > 0 && this.#edge(idx, STUCK, run + 1 >= p.stuckSamples))
+        this.#fire(idx, STUCK, run + 1, ts, v);
     } else {
       this.#stuck[idx] = 0;
-      this.#flag(idx, STUCK, false, 0, ts, v);
+      this.#edge(idx, STUCK, false);
     }
     if (!(sigma > 0)) return;
     // Rate of change between consecutive samples.
     if (!Number.isNaN(last)) {
       const step = Math.abs(v - last) / sigma;
-      this.#flag(idx, RATE, step > p.rateSigmas, step, ts, v);
+      if (this.#edge(idx, RATE, step > p.rateSigmas)) this.#fire(idx, RATE, step, ts, v);
     }
   }
 
@@ -264,14 +277,14 @@ export class AnomalyDetectors {
     const e = lam * v + (1 - lam) * (this.#ewma[idx] as number);
     this.#ewma[idx] = e;
     const ewmaLim = p.ewmaL * sigma * Math.sqrt(lam / (2 - lam));
-    this.#flag(idx, EWMA, Math.abs(e - mu) > ewmaLim, e > mu ? 1 : -1, ts, v);
+    if (this.#edge(idx, EWMA, Math.abs(e - mu) > ewmaLim)) this.#fire(idx, EWMA, e > mu ? 1 : -1, ts, v);
     // Tabular CUSUM (Montgomery §9.1): C+ = max(0, x − (μ0 + K) + C+), C− likewise.
     const kk = p.cusumK * sigma;
     const hh = p.cusumH * sigma;
     const cHi = Math.max(0, v - (mu + kk) + (this.#cuHi[idx] as number));
     const cLo = Math.max(0, mu - kk - v + (this.#cuLo[idx] as number));
     const shift = cHi > hh || cLo > hh;
-    this.#flag(idx, CUSUM, shift, cHi > hh ? 1 : -1, ts, v);
+    if (this.#edge(idx, CUSUM, shift)) this.#fire(idx, CUSUM, cHi > hh ? 1 : -1, ts, v);
     this.#cuHi[idx] = shift ? 0 : cHi;
     this.#cuLo[idx] = shift ? 0 : cLo;
     // Western Electric rules on side-of-centre bit histories.
@@ -292,10 +305,12 @@ export class AnomalyDetectors {
     else if (popcount(a2 & 0b111) >= 2 || popcount(b2 & 0b111) >= 2) rule = 2;
     else if (popcount(a1 & 0b11111) >= 4 || popcount(b1 & 0b11111) >= 4) rule = 3;
     else if (a0 === 0xff || b0 === 0xff) rule = 4;
-    this.#flag(idx, RUN, rule > 0, rule, ts, v);
+    if (this.#edge(idx, RUN, rule > 0)) this.#fire(idx, RUN, rule, ts, v);
   }
 
-  #minute(idx: number, ts: number, v: number): void {
+  #minute(idx: number, times: Float64Array, values: Float64Array): void {
+    const ts = times[idx] as number;
+    const v = values[idx] as number;
     const start = ts - (ts % 60_000);
     const cur = this.#minStart[idx] as number;
     if (cur !== start) {
@@ -364,17 +379,18 @@ export class AnomalyDetectors {
       limit = loLim;
     }
     const on = Math.abs(t) > this.#p.trendT && crossMin * 60_000 <= this.#p.trendHorizonMs;
-    this.#flag(
-      idx,
-      TREND,
-      on,
-      slope,
-      ts,
-      mean,
-      on
-        ? `${slope > 0 ? 'rising' : 'falling'} ${Math.abs(slope * 60).toPrecision(3)}/h, crosses ${limit} in ~${Math.round(crossMin)} min`
-        : '',
-    );
+    if (this.#edge(idx, TREND, on)) {
+      const dir = slope > 0 ? 'rising' : 'falling';
+      const rate = Math.abs(slope * 60).toPrecision(3);
+      this.#fire(
+        idx,
+        TREND,
+        slope,
+        ts,
+        mean,
+        `${dir} ${rate}/h, crosses ${limit} in ~${Math.round(crossMin)} min`,
+      );
+    }
   }
 }
 

@@ -49,21 +49,25 @@ export class ChangeFeed {
     return Math.max(1, this.#seq - this.#mask);
   }
 
-  /** Records a signal change; `str` is the value when `valueKind` is string (2). */
+  /**
+   * Records a change of signal `signal` to `values[signal]` at `times[signal]` (the twin's
+   * columns, read here so that no number is boxed per sample); `str` is the value when
+   * `valueKind` is string (2).
+   */
   pushSignal(
     signal: number,
-    num: number,
+    values: Float64Array,
+    times: Float64Array,
     valueKind: number,
     str: string | undefined,
-    ts: number,
     quality: number,
   ): void {
     const slot = ++this.#seq & this.#mask;
     this.#kind[slot] = KIND_SIGNAL;
     this.#signal[slot] = signal;
-    this.#num[slot] = num;
+    this.#num[slot] = values[signal] as number;
     this.#valueKind[slot] = valueKind;
-    this.#ts[slot] = ts;
+    this.#ts[slot] = times[signal] as number;
     this.#quality[slot] = quality;
     this.#obj[slot] = str;
   }

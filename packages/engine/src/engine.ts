@@ -172,6 +172,8 @@ class GembaEngine implements Engine {
   #stopped = false;
   #lastPrune = 0;
   readonly #subs: Subscription[] = [];
+  /** True when the historian has an `appendRollups(resolution, rows)` method. */
+  readonly #historianTakesRollups: boolean;
 
   constructor(o: EngineOptions) {
     this.#model = o.model;
@@ -320,6 +322,9 @@ class GembaEngine implements Engine {
       (idx, kind, detail, ts, value) => this.#onAnomaly(idx, kind, detail, ts, value),
     );
     this.#feed = new ChangeFeed(this.#t.changeFeedCapacity, this.#paths);
+    this.#historianTakesRollups =
+      typeof (this.#historian as { appendRollups?: unknown } | undefined)?.appendRollups === 'function';
+    this.#windows.emit = this.#historianTakesRollups;
     this.#schedule();
   }
 
@@ -402,30 +407,69 @@ class GembaEngine implements Engine {
       }
       stats[so + ST_ACCEPTED] = (stats[so + ST_ACCEPTED] as number) + 1;
       if (q === QUALITY_CODE.bad) stats[so + ST_BAD] = (stats[so + ST_BAD] as number) + 1;
-      this.#accept(idx, t, v, k, q, k === VALUE_KIND.string ? batch.str?.[i] : undefined, now);
+      // The twin, updated here so that later stages read the value from its columns (numbers
+      // passed between functions would be boxed; indices are not).
+      const old = this.#num[idx] as number;
+      const s = k === VALUE_KIND.string ? batch.str?.[i] : undefined;
+      const changed =
+        q !== this.#quality[idx] ||
+        k !== this.#vkind[idx] ||
+        (k === VALUE_KIND.string
+          ? s !== this.#str[idx]
+          : !(v === old || (Number.isNaN(v) && Number.isNaN(old))));
+      this.#num[idx] = v;
+      this.#ts[idx] = t;
+      this.#quality[idx] = q;
+      this.#vkind[idx] = k;
+      if (k === VALUE_KIND.string) this.#str[idx] = s;
+      this.#recv[idx] = now;
+      if (changed) this.#feed.pushSignal(idx, this.#num, this.#ts, k, s, q);
+      this.#derived(idx);
     }
     this.#afterWork();
   }
 
-  #accept(idx: number, t: number, v: number, k: number, q: number, s: string | undefined, now: number): void {
-    const old = this.#num[idx] as number;
-    const changed =
-      q !== this.#quality[idx] ||
-      k !== this.#vkind[idx] ||
-      (k === VALUE_KIND.string
-        ? s !== this.#str[idx]
-        : !(v === old || (Number.isNaN(v) && Number.isNaN(old))));
-    this.#num[idx] = v;
-    this.#ts[idx] = t;
-    this.#quality[idx] = q;
-    this.#vkind[idx] = k;
-    if (k === VALUE_KIND.string) this.#str[idx] = s;
-    this.#recv[idx] = now;
-    if (changed) this.#feed.pushSignal(idx, v, k, s, t, q);
+  /** Derived facts of the sample just stored in the twin's columns for signal `idx`. */
+  #derived(idx: number): void {
+    const t = this.#ts[idx] as number;
+    const k = this.#vkind[idx] as number;
     const st = this.#stationOf[idx] as number;
-    const good = q !== QUALITY_CODE.bad;
+    const good = this.#quality[idx] !== QUALITY_CODE.bad;
     if (st >= 0) (this.#stations[st] as StationWiring).tracker.lastSeenMs = t;
-    switch (this.#role[idx]) {
+    const role = this.#role[idx] as number;
+    if (role !== ROLE_OTHER && role !== ROLE_PROCESS) this.#roleSample(idx, role, st, good);
+    if (k !== VALUE_KIND.string && good) {
+      this.#windows.add(idx, this.#ts, this.#num);
+      if (this.#anomaly.enabled(idx)) {
+        // A station's own process values (motor current, vibration) are analysed while it runs:
+        // a waiting or stopped machine's values are not its process. Equipment below a station
+        // (oven zones) has its own dynamics and is always analysed.
+        const w = this.#gated[idx] === 1 ? this.#stations[st] : undefined;
+        if (w === undefined || w.tracker.state === 'running') this.#anomaly.add(idx, this.#ts, this.#num);
+      }
+      const base = this.#alarmBase[idx] as number;
+      // State-based suppression (ISA-18.2 §10.4, designed suppression): a station's own process
+      // values are not judged against their limits while it does not run, so that each stop of
+      // the machine does not clear and re-raise the alarm.
+      if (
+        base >= 0 &&
+        (this.#gated[idx] === 0 || (this.#stations[st] as StationWiring).tracker.state === 'running')
+      ) {
+        const end = base + (this.#alarmCount[idx] as number);
+        for (let a = base; a < end; a++) {
+          const alarm = this.#alarms[a] as Alarm;
+          const tr = alarm.updateFrom(idx, this.#ts, this.#num);
+          if (tr !== undefined) this.#alarmTransition(alarm, tr);
+        }
+      }
+    }
+  }
+
+  /** States and counts from a sample of a station's state, reason, fault, counter or buffer signal. */
+  #roleSample(idx: number, role: number, st: number, good: boolean): void {
+    const t = this.#ts[idx] as number;
+    const v = this.#num[idx] as number;
+    switch (role) {
       case ROLE_STATE: {
         const w = this.#stations[st];
         if (w === undefined) break;
@@ -454,7 +498,7 @@ class GembaEngine implements Engine {
       case ROLE_SCRAP: {
         const w = this.#stations[st];
         if (w === undefined || !good) break;
-        const c = (this.#role[idx] as number) - ROLE_PARTS;
+        const c = role - ROLE_PARTS;
         const tr = w.tracker;
         const lastCount = tr.lastCounter[c] as number;
         tr.lastCounter[c] = v;
@@ -478,31 +522,6 @@ class GembaEngine implements Engine {
       }
       default:
         break;
-    }
-    if (k !== VALUE_KIND.string && good) {
-      this.#windows.add(idx, t, v);
-      if (this.#anomaly.enabled(idx)) {
-        // A station's own process values (motor current, vibration) are analysed while it runs:
-        // a waiting or stopped machine's values are not its process. Equipment below a station
-        // (oven zones) has its own dynamics and is always analysed.
-        const w = this.#gated[idx] === 1 ? this.#stations[st] : undefined;
-        if (w === undefined || w.tracker.state === 'running') this.#anomaly.add(idx, t, v);
-      }
-      const base = this.#alarmBase[idx] as number;
-      // State-based suppression (ISA-18.2 §10.4, designed suppression): a station's own process
-      // values are not judged against their limits while it does not run, so that each stop of
-      // the machine does not clear and re-raise the alarm.
-      if (
-        base >= 0 &&
-        (this.#gated[idx] === 0 || (this.#stations[st] as StationWiring).tracker.state === 'running')
-      ) {
-        const end = base + (this.#alarmCount[idx] as number);
-        for (let a = base; a < end; a++) {
-          const alarm = this.#alarms[a] as Alarm;
-          const tr = alarm.update(v, t);
-          if (tr !== undefined) this.#alarmTransition(alarm, tr);
-        }
-      }
     }
   }
 
@@ -809,8 +828,10 @@ class GembaEngine implements Engine {
 
   onRollup(listener: RollupListener): () => void {
     this.#rollupListeners.add(listener);
+    this.#windows.emit = true;
     return () => {
       this.#rollupListeners.delete(listener);
+      this.#windows.emit = this.#rollupListeners.size > 0 || this.#historianTakesRollups;
     };
   }
 

@@ -38,8 +38,16 @@ export class Windows {
     this.#last = new Float64Array(n);
   }
 
-  /** Adds a finite value of signal `idx` at source time `ts`. */
-  add(idx: number, ts: number, v: number): void {
+  /**
+   * When false, closed buckets are dropped instead of kept as rows (nobody consumes them), so
+   * that closing a bucket allocates nothing.
+   */
+  emit = true;
+
+  /** Adds the finite value `values[idx]` of signal `idx` at source time `times[idx]`. */
+  add(idx: number, times: Float64Array, values: Float64Array): void {
+    const ts = times[idx] as number;
+    const v = values[idx] as number;
     for (let r = 0; r < R; r++) {
       const j = idx * R + r;
       const w = WIDTHS[r] as number;
@@ -87,7 +95,7 @@ export class Windows {
   }
 
   #close(idx: number, r: number): void {
-    (this.#closed[r] as BucketRow[]).push(this.#row(idx, r));
+    if (this.emit) (this.#closed[r] as BucketRow[]).push(this.#row(idx, r));
     this.#count[idx * R + r] = 0;
   }
 
