@@ -2,6 +2,7 @@ export * from './calibrate/calibrate.ts';
 export * from './calibrate/fit-distribution.ts';
 export * from './calibrate/nelder-mead.ts';
 export * from './calibrate/oven-fit.ts';
+export * from './experiment/job-runner.ts';
 export * from './experiment/replications.ts';
 export * from './experiment/what-if.ts';
 export * from './experiment/worker-pool.ts';

@@ -16,7 +16,7 @@ import {
 import { buildLineModel, type LineParameters } from '../line/build-line-model.ts';
 import type { LineConfig, StationConfig } from '../line/line-config.ts';
 import { SIM_STATES, type SimState } from '../line/line-sim.ts';
-import { type Estimate, estimate } from '../stats/confidence.ts';
+import type { Estimate } from '../stats/confidence.ts';
 import { type FitFamily, type FitResult, fitDistribution, type Observations } from './fit-distribution.ts';
 import { fitOvenZone, fitScrapCurve, type ScrapCurveFit, type ZoneFit } from './oven-fit.ts';
 
