@@ -102,7 +102,7 @@ export class PostgresHistorian implements Historian {
   readonly #listening = new WeakSet<pg.PoolClient>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
-  #refreshing: Promise<void> | undefined;
+  #refreshChain: Promise<void> = Promise.resolve();
 
   private constructor(pool: pg.Pool, options: PostgresHistorianOptions) {
     this.#pool = pool;
@@ -353,10 +353,11 @@ export class PostgresHistorian implements Historian {
   /** Brings the 1 min and 1 h rollups up to date with the data appended so far (also runs on a timer). */
   refreshRollups(): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    this.#refreshing ??= this.#refresh().finally(() => {
-      this.#refreshing = undefined;
-    });
-    return this.#refreshing;
+    // Chained, not shared: a refresh already running may have read the dirty minutes before the
+    // caller's appends committed, so the caller's refresh starts after it.
+    const next = this.#refreshChain.then(() => this.#refresh());
+    this.#refreshChain = next.catch(() => undefined);
+    return next;
   }
 
   async #refresh(): Promise<void> {
@@ -366,11 +367,13 @@ export class PostgresHistorian implements Historian {
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`gemba-historian-rollup:${s}`]);
+      // The exact rows read are deleted at the end: with several writers, ids do not commit in
+      // order, so a row with a smaller id may still appear after this read.
       const d = await client.query(
-        `SELECT max(id) AS top, array_agg(DISTINCT minute) AS minutes FROM ${s}.dirty`,
+        `SELECT array_agg(id) AS ids, array_agg(DISTINCT minute) AS minutes FROM ${s}.dirty`,
       );
-      const row = d.rows[0] as { top: string | null; minutes: string[] | null };
-      if (row.top === null) {
+      const row = d.rows[0] as { ids: string[] | null; minutes: string[] | null };
+      if (row.ids === null) {
         await client.query('COMMIT');
         return;
       }
@@ -396,7 +399,7 @@ export class PostgresHistorian implements Historian {
           `INSERT INTO ${s}.rollup_1h ${mergeSql(`${s}.rollup_1m`, HOUR_MS, `bucket >= ${a} AND bucket < ${b}`)}`,
         );
       }
-      await client.query(`DELETE FROM ${s}.dirty WHERE id <= $1`, [row.top]);
+      await client.query(`DELETE FROM ${s}.dirty WHERE id = ANY($1::int8[])`, [row.ids]);
       await client.query('COMMIT');
     } catch (err: unknown) {
       broken = true;
