@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isGembaError } from '@gemba/core';
 import { Command, CommanderError } from 'commander';
+import { registerConnectCommands } from './commands/connect.ts';
 import { registerModelCommands } from './commands/model.ts';
 
 const VERSION = (
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerModelCommands(program);
+  registerConnectCommands(program);
   return program;
 }
 
