@@ -13,11 +13,12 @@ class AppState {
     this.#signals = new Map(m.signals.map((s) => [s.path, s]));
     this.#assets = new Map(m.assets.map((a) => [a.path, a]));
   }
+  // Reading `this.model` first makes callers in reactive code depend on the model.
   signal(path: string): SignalMeta | undefined {
-    return this.#signals.get(path);
+    return this.model === null ? undefined : this.#signals.get(path);
   }
   asset(path: string): AssetMeta | undefined {
-    return this.#assets.get(path);
+    return this.model === null ? undefined : this.#assets.get(path);
   }
   get timezone(): string {
     return this.model?.timezone ?? 'UTC';

@@ -31,7 +31,8 @@ export function fmtTime(ms: number, timeZone: string, withDate = false): string 
 
 /** A duration like `1 h 05 min` or `42 s`. */
 export function fmtDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return '—';
+  if (!Number.isFinite(ms)) return '—';
+  if (ms < 0) return '0 s';
   const s = Math.floor(ms / 1000);
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);
@@ -47,8 +48,11 @@ export function valueStatus(
 ): 'bad' | 'stale' | 'no data' | 'uncertain' | null {
   if (e === undefined || e.value === null || e.ts <= 0) return 'no data';
   if (e.quality === 'bad') return 'bad';
+  // Counters, states and setpoints are reported by exception (OPC UA data changes, Sparkplug
+  // report-by-exception): silence means "unchanged", so only continuously sampled values go stale.
   const period = meta?.periodMs;
-  if (period !== undefined && nowMs - e.ts > Math.max(3 * period, 5000)) return 'stale';
+  const continuous = meta?.role === 'process_value' || meta?.role === 'power' || meta?.role === 'energy';
+  if (continuous && period !== undefined && nowMs - e.ts > Math.max(5 * period, 10_000)) return 'stale';
   if (e.quality === 'uncertain') return 'uncertain';
   return null;
 }
