@@ -93,6 +93,16 @@ export class PlantOpcuaServer {
     });
     await server.initialize();
     this.#build(server);
+    // Serve the current values from the first read on.
+    for (const [signal, entry] of this.#variables) {
+      const v = this.#opts.valueOf(signal);
+      if (entry.bound || v === undefined || Number.isNaN(v.value)) continue;
+      entry.variable.setValueFromSource(
+        { dataType: entry.dataType, value: v.value },
+        StatusCodes.Good,
+        new Date(v.ts),
+      );
+    }
     await server.start();
     this.#server = server;
     this.#opts.logger.info({ endpoint: this.endpoint }, 'OPC UA server listening');
