@@ -19,7 +19,6 @@ import { startPlant, type TruthEvent } from '@gemba/plant';
 import { describe, expect, it } from 'vitest';
 
 const HOURS = 8;
-const RUN_MS = HOURS * 3_600_000;
 
 interface TruthStation {
   intervals: StateInterval[];
