@@ -551,6 +551,10 @@ class JetStreamSubscription implements Subscription {
         failures = 0;
       } catch (err: unknown) {
         if (this.#stopped) break;
+        if (this.nc.isClosed()) {
+          this.log.error({ err, durable: this.durable }, 'connection closed; consumer stopped');
+          break;
+        }
         if (failures++ === 0) this.log.warn({ err, durable: this.durable }, 'pull failed; retrying');
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, Math.min(50 * 2 ** failures, 2_000));
@@ -621,7 +625,17 @@ class JetStreamSubscription implements Subscription {
     await this.#loop;
     // Hand back what this subscription holds but did not settle, so the next consumer of this
     // name gets it at once rather than after the ack wait.
-    for (const jm of this.#unsettled) jm.nak();
+    if (!this.nc.isClosed()) {
+      for (const jm of this.#unsettled) {
+        try {
+          jm.nak();
+        } catch (err: unknown) {
+          // The connection went away meanwhile: the server redelivers after the ack wait.
+          this.log.warn({ err, durable: this.durable }, 'could not hand back a message');
+          break;
+        }
+      }
+    }
     this.#unsettled.clear();
     if (!this.nc.isClosed()) await this.nc.flush().catch(() => undefined);
     this.onStopped();

@@ -1,5 +1,5 @@
 import { GembaError, type Logger, PATH_SEGMENT, silentLogger } from '@gemba/core';
-import { StorageType } from '@nats-io/jetstream';
+import { type JetStreamManager, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 
@@ -34,16 +34,17 @@ export interface PartitionLeasesOptions {
 }
 
 const MEMBER_ID = /^[A-Za-z0-9_-]+$/;
+const encoder = new TextEncoder();
 
 /**
  * Spreads partitions (the lines of the plant model) over the members of a group (engine
  * processes) with leases in a JetStream KV bucket, so that each partition has at most one owner
  * and a dead owner's partitions move to the others.
  *
- * Each round (every `leaseMs / 3`): a member renews its membership key and its leases with a
- * compare-and-set on their revision (a failed renewal means the lease is lost), counts the live
- * members, releases leases beyond its fair share `ceil(partitions / members)` and takes free
- * ones (create-if-absent) up to it. The bucket's TTL removes the keys of a member that stopped
+ * Every `leaseMs / 3` a member renews its membership key and its leases with a compare-and-set
+ * on their revision (a failed renewal means the lease is lost; no renewal for 0.8 × `leaseMs`
+ * means all are), and, in a separate loop, counts the live members, releases leases beyond its
+ * fair share `ceil(partitions / members)` and takes free ones (create-if-absent) up to it. The bucket's TTL removes the keys of a member that stopped
  * renewing. A member that stops cleanly deletes its keys so the others take over at once.
  *
  * @example
@@ -52,18 +53,33 @@ const MEMBER_ID = /^[A-Za-z0-9_-]+$/;
  */
 export class PartitionLeases {
   readonly #kv: KV;
+  readonly #jsm: JetStreamManager;
+  readonly #bucket: string;
   readonly #o: Required<Omit<PartitionLeasesOptions, 'logger' | 'replicas' | 'bucket'>>;
   readonly #log: Logger;
   /** Partition → revision of our lease. */
   readonly #owned = new Map<string, number>();
   #memberRev = 0;
-  #lastRoundOk = Date.now();
-  #timer: NodeJS.Timeout | undefined;
-  #round: Promise<void> = Promise.resolve();
+  #lastRenewOk = Date.now();
+  readonly #timers: { renew?: NodeJS.Timeout; balance?: NodeJS.Timeout } = {};
+  readonly #running: { renew: Promise<void>; balance: Promise<void> } = {
+    renew: Promise.resolve(),
+    balance: Promise.resolve(),
+  };
+  #work: Promise<void> = Promise.resolve();
   #stopped = false;
+  #closing = false;
 
-  private constructor(kv: KV, options: PartitionLeasesOptions, log: Logger) {
+  private constructor(
+    kv: KV,
+    jsm: JetStreamManager,
+    bucket: string,
+    options: PartitionLeasesOptions,
+    log: Logger,
+  ) {
     this.#kv = kv;
+    this.#jsm = jsm;
+    this.#bucket = bucket;
     this.#o = {
       partitions: options.partitions,
       member: options.member,
@@ -92,7 +108,9 @@ export class PartitionLeases {
       member: options.member,
     });
     let kv: KV;
+    let jsm: JetStreamManager;
     try {
+      jsm = await jetstreamManager(nc);
       kv = await new Kvm(nc).create(bucket, {
         history: 1,
         ttl: leaseMs,
@@ -108,9 +126,11 @@ export class PartitionLeases {
         },
       );
     }
-    const leases = new PartitionLeases(kv, options, log);
-    await leases.#runRound();
-    leases.#schedule();
+    const leases = new PartitionLeases(kv, jsm, bucket, options, log);
+    await leases.#renew();
+    await leases.#balance();
+    leases.#loop('renew');
+    leases.#loop('balance');
     return leases;
   }
 
@@ -123,78 +143,105 @@ export class PartitionLeases {
     return `lease.${partition.replaceAll('/', '.')}`;
   }
 
-  #schedule(): void {
-    if (this.#stopped) return;
-    this.#timer = setTimeout(
+  // Two loops: renewals never wait for handlers (stopping a consumer can take a second), so a
+  // slow hand-over cannot let this member's other leases expire.
+  #loop(which: 'renew' | 'balance'): void {
+    if (which === 'renew' ? this.#stopped : this.#closing) return;
+    const t = setTimeout(
       () => {
-        this.#round = this.#runRound().finally(() => this.#schedule());
+        const run = which === 'renew' ? this.#renew() : this.#balance();
+        this.#running[which] = run.finally(() => this.#loop(which));
       },
       Math.max(50, Math.floor(this.#o.leaseMs / 3)),
     );
+    this.#timers[which] = t;
   }
 
-  async #runRound(): Promise<void> {
+  /** Runs `fn` after the handler work queued before it (handlers never run concurrently). */
+  #queue(fn: () => Promise<void>): Promise<void> {
+    const next = this.#work.then(fn, fn);
+    this.#work = next.catch((err: unknown) => this.#log.error({ err }, 'lease handler failed'));
+    return this.#work;
+  }
+
+  #lose(p: string, why: string): void {
+    this.#owned.delete(p);
+    this.#log.warn({ partition: p }, `lease lost (${why})`);
+    void this.#queue(() => this.#o.handlers.lost(p));
+  }
+
+  async #renew(): Promise<void> {
+    const me = encoder.encode(this.#o.member);
     try {
-      await this.#round1();
-      this.#lastRoundOk = Date.now();
-    } catch (err: unknown) {
-      this.#log.warn({ err }, 'lease round failed; retrying next round');
-      // Unable to renew: before the others may take our leases over (after leaseMs), stop
-      // treating them as ours, so no partition ever has two working owners.
-      if (this.#owned.size > 0 && Date.now() - this.#lastRoundOk >= this.#o.leaseMs * 0.8) {
-        for (const p of this.owned()) {
-          this.#owned.delete(p);
-          this.#log.warn({ partition: p }, 'lease lost (cannot renew)');
-          await this.#o.handlers
-            .lost(p)
-            .catch((e: unknown) => this.#log.error({ err: e }, 'lost handler failed'));
+      this.#memberRev = await this.#kv.put(`member.${this.#o.member}`, me);
+      // A failed compare-and-set means someone else holds the lease now.
+      for (const [p, rev] of [...this.#owned]) {
+        try {
+          const next = await this.#kv.update(this.#key(p), me, rev);
+          if (this.#owned.get(p) === rev) this.#owned.set(p, next);
+        } catch (err: unknown) {
+          if (this.#owned.get(p) === rev) this.#lose(p, (err as Error).message);
         }
       }
+      this.#lastRenewOk = Date.now();
+    } catch (err: unknown) {
+      this.#log.warn({ err }, 'lease renewal failed; retrying');
+      // Before the others may take our leases over (after leaseMs), stop treating them as
+      // ours, so no partition ever has two working owners.
+      if (Date.now() - this.#lastRenewOk >= this.#o.leaseMs * 0.8) {
+        for (const p of this.owned()) this.#lose(p, 'cannot renew');
+      }
     }
   }
 
-  async #round1(): Promise<void> {
-    const { member, handlers, partitions } = this.#o;
-    const me = new TextEncoder().encode(member);
-    this.#memberRev = await this.#kv.put(`member.${member}`, me);
-    // Renew what we hold; a failed compare-and-set means someone else holds it now.
-    for (const [p, rev] of [...this.#owned]) {
-      try {
-        this.#owned.set(p, await this.#kv.update(this.#key(p), me, rev));
-      } catch (err: unknown) {
-        this.#log.warn({ partition: p, err }, 'lease lost');
-        this.#owned.delete(p);
-        await handlers.lost(p);
-      }
+  /**
+   * Live members: the membership keys whose last operation is a put. Read from the stream's
+   * per-subject state (one request) rather than a key listing, which can wait for a heartbeat
+   * when a key expires while it is being listed.
+   */
+  async #countMembers(): Promise<number> {
+    const prefix = `$KV.${this.#bucket}.member.`;
+    const info = await this.#jsm.streams.info(`KV_${this.#bucket}`, { subjects_filter: `${prefix}>` });
+    let n = 0;
+    for (const subject of Object.keys(info.state.subjects ?? {})) {
+      const e = await this.#kv.get(subject.slice(`$KV.${this.#bucket}.`.length));
+      if (e !== null && e.operation === 'PUT') n++;
     }
-    let members = 0;
-    for await (const _ of await this.#kv.keys('member.*')) members++;
-    const share = Math.ceil(partitions.length / Math.max(1, members));
-    // Release beyond the fair share (a member joined), newest-sorted last first.
-    const mine = this.owned();
-    while (mine.length > share && !this.#stopped) {
-      const p = mine.pop() as string;
-      await this.#release(p);
-    }
-    // Take free partitions up to the share.
-    for (const p of partitions) {
-      if (this.#owned.size >= share || this.#stopped) break;
-      if (this.#owned.has(p)) continue;
-      let rev: number;
-      try {
-        rev = await this.#kv.create(this.#key(p), me);
-      } catch {
-        continue; // held by another member
+    return n;
+  }
+
+  async #balance(): Promise<void> {
+    try {
+      await this.#work;
+      const { partitions } = this.#o;
+      const members = await this.#countMembers();
+      const share = Math.ceil(partitions.length / Math.max(1, members));
+      // Release beyond the fair share (a member joined), last in sort order first.
+      const mine = this.owned();
+      while (mine.length > share && !this.#closing) await this.#release(mine.pop() as string);
+      // Take free partitions up to the share.
+      const me = encoder.encode(this.#o.member);
+      for (const p of partitions) {
+        if (this.#owned.size >= share || this.#closing) break;
+        if (this.#owned.has(p)) continue;
+        let rev: number;
+        try {
+          rev = await this.#kv.create(this.#key(p), me);
+        } catch {
+          continue; // held by another member
+        }
+        this.#owned.set(p, rev);
+        this.#log.info({ partition: p }, 'lease acquired');
+        try {
+          await this.#o.handlers.acquired(p);
+        } catch (err: unknown) {
+          // Could not start working on it: let another member try.
+          this.#log.error({ partition: p, err }, 'acquired handler failed; releasing the lease');
+          await this.#release(p);
+        }
       }
-      this.#owned.set(p, rev);
-      this.#log.info({ partition: p }, 'lease acquired');
-      try {
-        await handlers.acquired(p);
-      } catch (err: unknown) {
-        // Could not start working on it: let another member try.
-        this.#log.error({ partition: p, err }, 'acquired handler failed; releasing the lease');
-        await this.#release(p);
-      }
+    } catch (err: unknown) {
+      this.#log.warn({ err }, 'lease balancing failed; retrying');
     }
   }
 
@@ -212,11 +259,16 @@ export class PartitionLeases {
 
   /** Stops the rounds, calls `lost` for every owned partition and deletes this member's keys. */
   async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    await this.#round;
+    if (this.#closing) return;
+    // Balancing ends first; renewals go on while the leases are handed back one by one.
+    this.#closing = true;
+    clearTimeout(this.#timers.balance);
+    await this.#running.balance;
+    await this.#work;
     for (const p of this.owned()) await this.#release(p);
+    this.#stopped = true;
+    clearTimeout(this.#timers.renew);
+    await this.#running.renew;
     await this.#kv
       .delete(`member.${this.#o.member}`, { previousSeq: this.#memberRev })
       .catch(() => undefined);

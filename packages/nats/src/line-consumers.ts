@@ -1,0 +1,108 @@
+import {
+  type ConsumeOptions,
+  GembaError,
+  type Logger,
+  type MessageHandler,
+  type Subscription,
+  silentLogger,
+  subjectForPath,
+} from '@gemba/core';
+import type { JetStreamBus } from './jetstream-bus.ts';
+import { PartitionLeases } from './partition-leases.ts';
+
+/** Options of {@link startLineConsumers}. */
+export interface LineConsumersOptions {
+  /** The bus; its connection also carries the leases. */
+  bus: JetStreamBus;
+  /** Every line path of the plant model (the partitions). */
+  lines: readonly string[];
+  /** This process's id, unique in the group (letters, digits, `_`, `-`). */
+  member: string;
+  /** Durable consumer names are `<durablePrefix>-<line path with _ for />`. Default `engine`. */
+  durablePrefix?: string;
+  /** The handler of one line's messages (acknowledge after the effects are stored). */
+  handler: (line: string) => MessageHandler;
+  /** Called after this process took a line over, before its consumer starts (e.g. load its state). */
+  onAcquired?: (line: string) => Promise<void>;
+  /** Called after a line's consumer stopped here (released, lost or on stop). */
+  onReleased?: (line: string) => Promise<void>;
+  /** Consumer settings per line; `ackWaitMs` bounds how long a dead owner's held messages wait (default 5 000). */
+  consume?: Partial<Pick<ConsumeOptions, 'maxAckPending' | 'ackWaitMs' | 'deliverFrom'>>;
+  /** Lease bucket. Default `gemba-leases`. */
+  leaseBucket?: string;
+  /** Lease time, ms; a dead member's lines move after about this long. Default 5 000. */
+  leaseMs?: number;
+  logger?: Logger;
+}
+
+/** A running group member. */
+export interface LineConsumers {
+  /** The lines this process consumes now. */
+  owned(): string[];
+  /** Stops every line consumer (held messages are handed back) and releases the leases. */
+  stop(): Promise<void>;
+}
+
+/** The durable consumer name of a line: `engine-acme_plant1_assembly_line1`. */
+export function lineDurable(prefix: string, line: string): string {
+  return `${prefix}-${line.replaceAll('/', '_')}`;
+}
+
+/**
+ * Consumes each line of the plant in exactly one process of a group (the engines): lines are
+ * spread with {@link PartitionLeases}; the owner of a line runs its durable consumer on the
+ * line's subject, and when the owner dies another process takes the line over and resumes from
+ * the acknowledged position (messages the dead owner held come again after `ackWaitMs`).
+ *
+ * @throws GembaError GEMBA_INVALID_ARGUMENT for a bad member id or line path.
+ * @example
+ * const group = await startLineConsumers({ bus, lines: model.lines.map((l) => l.path),
+ *   member: `engine-${process.pid}`, handler: () => (m) => { engine.ingest(m.batch); m.ack(); } });
+ */
+export async function startLineConsumers(options: LineConsumersOptions): Promise<LineConsumers> {
+  const log = (options.logger ?? silentLogger()).child({ component: 'nats.lines', member: options.member });
+  const prefix = options.durablePrefix ?? 'engine';
+  const subs = new Map<string, Subscription>();
+  for (const line of options.lines) subjectForPath(line); // validates every path up front
+  if (!/^[A-Za-z0-9_-]+$/.test(prefix))
+    throw new GembaError('GEMBA_INVALID_ARGUMENT', `durable prefix '${prefix}' is not allowed`);
+  const leases = await PartitionLeases.start(options.bus.connection, {
+    partitions: options.lines,
+    member: options.member,
+    ...(options.leaseBucket !== undefined ? { bucket: options.leaseBucket } : {}),
+    leaseMs: options.leaseMs ?? 5_000,
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+    handlers: {
+      acquired: async (line) => {
+        await options.onAcquired?.(line);
+        const sub = await options.bus.consume(
+          {
+            durable: lineDurable(prefix, line),
+            filter: subjectForPath(line),
+            ackWaitMs: options.consume?.ackWaitMs ?? 5_000,
+            ...(options.consume?.maxAckPending !== undefined
+              ? { maxAckPending: options.consume.maxAckPending }
+              : {}),
+            ...(options.consume?.deliverFrom !== undefined
+              ? { deliverFrom: options.consume.deliverFrom }
+              : {}),
+          },
+          options.handler(line),
+        );
+        subs.set(line, sub);
+        log.info({ line }, 'consuming line');
+      },
+      lost: async (line) => {
+        const sub = subs.get(line);
+        subs.delete(line);
+        await sub?.stop();
+        await options.onReleased?.(line);
+        log.info({ line }, 'stopped consuming line');
+      },
+    },
+  });
+  return {
+    owned: () => [...subs.keys()].sort(),
+    stop: () => leases.stop(),
+  };
+}
