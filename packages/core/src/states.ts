@@ -89,4 +89,8 @@ export interface StateEventData {
   startMs: number;
   endMs?: number;
   durationMs?: number;
+  /** The production order running on the station's line when the state began. */
+  order?: string;
+  /** The product of that order. */
+  product?: string;
 }

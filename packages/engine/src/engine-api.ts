@@ -10,6 +10,7 @@ import type {
   SampleBatch,
   Subscription,
 } from '@gemba/core';
+import type { ShiftOccurrence } from './shift-calendar.ts';
 import type {
   AlarmTransition,
   AlarmView,
@@ -123,6 +124,11 @@ export interface Engine {
   asset(path: string): AssetView | undefined;
   /** The context a signal's samples are enriched with, or undefined for an unknown path. */
   context(path: string): SignalContext | undefined;
+  /**
+   * The model's shifts laid out over [fromMs, toMs) (with their planned breaks), for KPIs per
+   * shift: pass an occurrence's `{ fromMs: startMs, toMs: endMs }` to `oee`/`stationKpis`.
+   */
+  shifts(fromMs: number, toMs: number): ShiftOccurrence[];
   /** The production order and product running on a line at `atMs` (default now). */
   production(line: string, atMs?: number): ProductionContext;
 

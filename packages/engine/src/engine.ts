@@ -32,7 +32,7 @@ import {
   throughput,
 } from './kpis.ts';
 import { type DerivedState, inferMachineState, packmlToMachineState } from './machine-state.ts';
-import { ShiftCalendar } from './shift-calendar.ts';
+import { ShiftCalendar, type ShiftOccurrence } from './shift-calendar.ts';
 import { StationTracker } from './station-tracker.ts';
 import type {
   AlarmTransition,
@@ -560,6 +560,9 @@ class GembaEngine implements Engine {
     const closed = tr.setState(t, next);
     if (closed === undefined) return;
     if (closed !== null) {
+      const prod = productionAt(this.#model, tr.line, closed.startMs);
+      if (prod.order !== undefined) closed.order = prod.order;
+      if (prod.product !== undefined) closed.product = prod.product;
       this.#pendingEvents.push({
         id: `${tr.path}@${closed.startMs}`,
         kind: 'state',
@@ -889,6 +892,10 @@ class GembaEngine implements Engine {
   context(path: string): SignalContext | undefined {
     const idx = this.#index.get(path);
     return idx === undefined ? undefined : this.#contexts[idx];
+  }
+
+  shifts(fromMs: number, toMs: number): ShiftOccurrence[] {
+    return this.#calendar.occurrences(fromMs, toMs);
   }
 
   production(line: string, atMs?: number): ProductionContext {
