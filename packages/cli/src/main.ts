@@ -3,6 +3,7 @@ import { isGembaError } from '@gemba/core';
 import { Command, CommanderError } from 'commander';
 import { registerConnectCommands } from './commands/connect.ts';
 import { registerModelCommands } from './commands/model.ts';
+import { registerPlantCommands } from './commands/plant.ts';
 
 const VERSION = (
   JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerModelCommands(program);
+  registerPlantCommands(program);
   registerConnectCommands(program);
   return program;
 }

@@ -66,8 +66,21 @@ export class JsonMeterPublisher {
       this.#opts.logger.warn({ err, url: this.#opts.url }, 'energy meter MQTT error'),
     );
     await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
-      client.once('error', reject);
+      const onClose = (): void => fail(new Error(`connection to ${this.#opts.url} closed before CONNACK`));
+      const fail = (err: Error): void => {
+        client.off('error', fail);
+        client.off('close', onClose);
+        client.end(true);
+        reject(err);
+      };
+      client.once('connect', () => {
+        client.off('error', fail);
+        client.off('close', onClose);
+        resolve();
+      });
+      client.once('error', fail);
+      // mqtt.js reports a refused TCP connection as 'close' (then retries), not as 'error'.
+      client.once('close', onClose);
     });
   }
 

@@ -146,6 +146,8 @@ export async function startPlant(options: PlantOptions = {}): Promise<Plant> {
     );
   }
   const speed = options.speed ?? 1;
+  // An accelerated clock of our own is restarted once the endpoints are up (see start()), so
+  // the seconds spent generating certificates do not become hours of plant time.
   const clock = options.clock ?? (speed === 1 ? new RealClock() : new AcceleratedClock(speed));
   const seed = options.seed ?? 7;
   const plant = new RunningPlant(model, line, config, clock, seed, speed, options, logger);
@@ -161,7 +163,7 @@ export async function startPlant(options: PlantOptions = {}): Promise<Plant> {
 class RunningPlant implements Plant {
   readonly model: Model;
   readonly physics: LinePhysics;
-  readonly clock: Clock;
+  #clock: Clock;
   readonly seed: number;
   readonly endpoints: PlantEndpoints = {};
   readonly done: Promise<void>;
@@ -195,7 +197,7 @@ class RunningPlant implements Plant {
     logger: Logger,
   ) {
     this.model = model;
-    this.clock = clock;
+    this.#clock = clock;
     this.seed = seed;
     this.#options = options;
     this.#logger = logger;
@@ -215,6 +217,10 @@ class RunningPlant implements Plant {
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve;
     });
+  }
+
+  get clock(): Clock {
+    return this.#clock;
   }
 
   async start(): Promise<void> {
@@ -289,11 +295,21 @@ class RunningPlant implements Plant {
     }
     // Serve the initial values before anyone can connect.
     this.#dispatch();
+    const where = (what: string, p: Promise<void> | undefined): Promise<void> | undefined =>
+      p?.catch((err: unknown) => {
+        throw new GembaError(
+          'GEMBA_PLANT_ENDPOINT',
+          `plant emulator: cannot open ${what}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      });
     await Promise.all([
-      this.#opcua?.start(),
-      this.#modbus?.start(),
-      ...this.#sparkplug.map((n) => n.start()),
-      this.#meter?.start(),
+      where(`OPC UA server on 127.0.0.1:${o.opcuaPort ?? 0}`, this.#opcua?.start()),
+      where(`Modbus TCP server on 127.0.0.1:${o.modbusPort ?? 0}`, this.#modbus?.start()),
+      ...this.#sparkplug.map((n) => where(`Sparkplug edge node at ${o.mqttUrl}`, n.start())),
+      where(`energy meter MQTT client at ${o.mqttUrl}`, this.#meter?.start()),
     ]);
     if (this.#opcua !== undefined) this.endpoints.opcua = this.#opcua.endpoint;
     if (this.#modbus !== undefined) this.endpoints.modbus = { host: '127.0.0.1', port: this.#modbus.port };
@@ -305,13 +321,16 @@ class RunningPlant implements Plant {
       );
       this.endpoints.control = this.#control.url;
     }
+    if (o.clock === undefined && this.#clock instanceof AcceleratedClock) {
+      this.#clock = new AcceleratedClock(this.#clock.speed, this.physics.nowMs);
+    }
     this.#schedule();
     this.#logger.info({ seed: this.seed, endpoints: this.endpoints }, 'plant emulator running');
   }
 
   #schedule(): void {
     if (this.#stopped || this.#finished) return;
-    this.#tick = this.clock.setTimeout(() => {
+    this.#tick = this.#clock.setTimeout(() => {
       this.#tick = undefined;
       this.sync();
       this.#schedule();
@@ -320,7 +339,7 @@ class RunningPlant implements Plant {
 
   sync(): void {
     if (this.#stopped) return;
-    const target = Math.min(this.clock.now(), this.#untilAt);
+    const target = Math.min(this.#clock.now(), this.#untilAt);
     this.physics.advanceTo(target);
     this.#dispatch();
     if (!this.#finished && this.physics.nowMs + this.physics.stepMs > this.#untilAt) {
@@ -445,7 +464,7 @@ class RunningPlant implements Plant {
 
   /** Runs `fn` after `durationS` of emulator time, logging (never throwing) its failure. */
   #later(durationS: number, fn: () => Promise<void>): void {
-    const handle = this.clock.setTimeout(() => {
+    const handle = this.#clock.setTimeout(() => {
       this.#timers.delete(handle);
       if (this.#stopped) return;
       fn().catch((err: unknown) => this.#logger.warn({ err }, 'restoring after an injected fault failed'));
@@ -460,8 +479,8 @@ class RunningPlant implements Plant {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.#tick !== undefined) this.clock.clearTimeout(this.#tick);
-    for (const t of this.#timers) this.clock.clearTimeout(t);
+    if (this.#tick !== undefined) this.#clock.clearTimeout(this.#tick);
+    for (const t of this.#timers) this.#clock.clearTimeout(t);
     this.#timers.clear();
     const results = await Promise.allSettled([
       this.#control?.close(),

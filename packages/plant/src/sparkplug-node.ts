@@ -133,15 +133,20 @@ export class SparkplugEdgeNode {
     return new Promise((resolve, reject) => {
       const onConnect = (): void => {
         client.off('error', onError);
+        client.off('close', onClose);
         resolve();
       };
       const onError = (err: Error): void => {
         client.off('connect', onConnect);
+        client.off('close', onClose);
         client.end(true);
         reject(err);
       };
+      // mqtt.js reports a refused TCP connection as 'close' (then retries), not as 'error'.
+      const onClose = (): void => onError(new Error(`connection to ${this.#opts.url} closed before CONNACK`));
       client.once('connect', onConnect);
       client.once('error', onError);
+      client.once('close', onClose);
     });
   }
 
