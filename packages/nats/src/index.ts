@@ -1,5 +1,6 @@
 export * from './connect.ts';
 export * from './jetstream-bus.ts';
+export * from './kv-twin-mirror.ts';
 export * from './kv-twin-store.ts';
 export * from './line-consumers.ts';
 export * from './partition-leases.ts';

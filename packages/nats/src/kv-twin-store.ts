@@ -36,7 +36,7 @@ export interface TwinSignalValue extends TwinRecord {
 
 /** A change seen by {@link KvTwinStore.watch}: an entry put, or one deleted (then only kind and path). */
 export type TwinStoreChange<T extends TwinRecord> =
-  | { op: 'put'; entry: T; revision: number }
+  | { op: 'put'; entry: T; keyPath: string; revision: number }
   | { op: 'delete'; kind: string; path: string; revision: number };
 
 /** Options of {@link KvTwinStore.open}. */
@@ -55,6 +55,11 @@ export interface KvTwinStoreOptions {
 const KIND = /^[A-Za-z0-9_-]+$/;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** The key path of a bucket key (`value.acme.x.y` → `acme/x/y`). */
+function keyPathOf(key: string): string {
+  return key.slice(key.indexOf('.') + 1).replaceAll('.', '/');
+}
 
 /** The bucket key of an entry: `<kind>.<path segments joined by dots>`. */
 export function twinKey(kind: string, path: string): string {
@@ -151,10 +156,12 @@ export class KvTwinStore<T extends TwinRecord = TwinRecord> {
 
   /**
    * Stores one entry (replacing the one of the same kind and path); resolves with its revision.
+   * `keyPath` (default `entry.path`) keys entries that share a path apart, e.g. several alarms
+   * of one signal under `<signal path>/<alarm id>`; patterns match the key path.
    * @throws GembaError GEMBA_INVALID_ARGUMENT for a bad kind or path; GEMBA_BUS_UNAVAILABLE.
    */
-  async put(entry: T): Promise<number> {
-    const key = twinKey(entry.kind, entry.path);
+  async put(entry: T, keyPath: string = entry.path): Promise<number> {
+    const key = twinKey(entry.kind, keyPath);
     try {
       return await this.#kv.put(key, encoder.encode(JSON.stringify(entry)));
     } catch (err: unknown) {
@@ -164,11 +171,17 @@ export class KvTwinStore<T extends TwinRecord = TwinRecord> {
     }
   }
 
-  /** Stores many entries, pipelined; when several share a kind and path, the last one wins. */
-  async putMany(entries: readonly T[]): Promise<void> {
-    const last = new Map<string, T>();
-    for (const e of entries) last.set(`${e.kind}\u0000${e.path}`, e);
-    await Promise.all([...last.values()].map((e) => this.put(e)));
+  /**
+   * Stores many entries, pipelined; when several share a kind and key path, the last one wins.
+   * `keyPathOf` gives an entry's key path (default its `path`).
+   */
+  async putMany(entries: readonly T[], keyPathOf: (e: T) => string = (e) => e.path): Promise<void> {
+    const last = new Map<string, [T, string]>();
+    for (const e of entries) {
+      const kp = keyPathOf(e);
+      last.set(`${e.kind}\u0000${kp}`, [e, kp]);
+    }
+    await Promise.all([...last.values()].map(([e, kp]) => this.put(e, kp)));
   }
 
   /**
@@ -211,23 +224,39 @@ export class KvTwinStore<T extends TwinRecord = TwinRecord> {
    * `#` any number), of one kind or all kinds, sorted by kind and path.
    */
   async snapshot(pattern: string, kind?: string): Promise<T[]> {
+    return (await this.snapshotWithRevisions(pattern, kind)).map((e) => e.entry);
+  }
+
+  /**
+   * {@link snapshot} with each entry's key path and revision (for mirrors that then follow
+   * {@link watch} and skip changes they already have).
+   */
+  async snapshotWithRevisions(
+    pattern: string,
+    kind?: string,
+  ): Promise<{ entry: T; keyPath: string; revision: number }[]> {
     const filter = twinKeyFilter(kind, pattern);
     const keys: string[] = [];
     for await (const k of await this.#kv.keys(filter)) keys.push(k);
     const entries = await Promise.all(keys.map((k) => this.#kv.get(k)));
-    const out: T[] = [];
+    const out: { entry: T; keyPath: string; revision: number }[] = [];
     for (const e of entries) {
       if (e === null || e.operation !== 'PUT') continue;
+      const keyPath = keyPathOf(e.key);
       const rec = this.#decode(e);
-      if (rec !== undefined && matchPath(pattern, rec.path)) out.push(rec);
+      if (rec !== undefined && matchPath(pattern, keyPath))
+        out.push({ entry: rec, keyPath, revision: e.revision });
     }
-    out.sort((a, b) => (a.kind === b.kind ? (a.path < b.path ? -1 : 1) : a.kind < b.kind ? -1 : 1));
+    out.sort((a, b) =>
+      a.entry.kind === b.entry.kind ? (a.keyPath < b.keyPath ? -1 : 1) : a.entry.kind < b.entry.kind ? -1 : 1,
+    );
     return out;
   }
 
   /**
-   * Calls `listener` with every change of an entry matching `pattern` (and `kind`), in order.
-   * With `includeCurrent` the current entries come first (as puts). Resolves once watching.
+   * Calls `listener` with every change of an entry whose key path matches `pattern` (and
+   * `kind`), in order. With `includeCurrent` the current entries come first (as puts).
+   * Resolves once watching.
    */
   async watch(
     pattern: string,
@@ -241,15 +270,14 @@ export class KvTwinStore<T extends TwinRecord = TwinRecord> {
     });
     void (async () => {
       for await (const e of iter) {
-        const dot = e.key.indexOf('.');
-        const kind = e.key.slice(0, dot);
-        const path = e.key.slice(dot + 1).replaceAll('.', '/');
-        if (!matchPath(pattern, path)) continue;
+        const kind = e.key.slice(0, e.key.indexOf('.'));
+        const keyPath = keyPathOf(e.key);
+        if (!matchPath(pattern, keyPath)) continue;
         if (e.operation === 'PUT') {
           const rec = this.#decode(e);
-          if (rec !== undefined) listener({ op: 'put', entry: rec, revision: e.revision });
+          if (rec !== undefined) listener({ op: 'put', entry: rec, keyPath, revision: e.revision });
         } else {
-          listener({ op: 'delete', kind, path, revision: e.revision });
+          listener({ op: 'delete', kind, path: keyPath, revision: e.revision });
         }
       }
     })().catch((err: unknown) => this.#log.error({ err, pattern }, 'twin watch ended with an error'));

@@ -3,7 +3,13 @@ import { SampleBatch } from '@gemba/core';
 import { Collector, serviceSkipReason } from '@gemba/core/testing';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectNats, KvTwinStore, type TwinRecord, type TwinStoreChange } from '../src/index.ts';
+import {
+  connectNats,
+  KvTwinMirror,
+  KvTwinStore,
+  type TwinRecord,
+  type TwinStoreChange,
+} from '../src/index.ts';
 
 const skip = await serviceSkipReason('nats');
 
@@ -86,6 +92,50 @@ describe.skipIf(skip !== undefined)('KvTwinStore on the shared nats-server', () 
       ]);
     } finally {
       await nc2.close();
+    }
+  });
+
+  it('mirrors the bucket for an API node: snapshot from memory, then every change', async () => {
+    interface AlarmEntry extends TwinRecord {
+      kind: 'alarm';
+      alarm: { id: string; active: boolean };
+    }
+    type Entry = StateEntry | AlarmEntry;
+    const store = twin as unknown as KvTwinStore<Entry>;
+    const alarmKey = (e: Entry): string => (e.kind === 'alarm' ? `${e.path}/${e.alarm.id}` : e.path);
+    const sig = `${line}/oven/zone2/temperature`;
+    await store.putMany(
+      [
+        { kind: 'state', path: `${line}/press`, state: 'running' },
+        { kind: 'alarm', path: sig, alarm: { id: 'hi', active: true } },
+        { kind: 'alarm', path: sig, alarm: { id: 'hihi', active: true } },
+      ],
+      alarmKey,
+    );
+    const mirror = await KvTwinMirror.start(store);
+    try {
+      expect(mirror.size).toBe(3);
+      expect(
+        mirror
+          .snapshot(`${line}/oven/#`)
+          .map((e) => (e as AlarmEntry).alarm.id)
+          .sort(),
+      ).toEqual(['hi', 'hihi']);
+      const seen = new Collector<Entry>();
+      mirror.subscribe((changes) => {
+        for (const c of changes) seen.push(c);
+      });
+      await store.put({ kind: 'alarm', path: sig, alarm: { id: 'hi', active: false } }, `${sig}/hi`);
+      await store.put({ kind: 'state', path: `${line}/press`, state: 'down' });
+      await seen.waitFor(2);
+      expect(mirror.size).toBe(3);
+      expect(mirror.snapshot(`${line}/press`)).toEqual([
+        { kind: 'state', path: `${line}/press`, state: 'down' },
+      ]);
+      const hi = mirror.snapshot('#').find((e) => e.kind === 'alarm' && e.alarm.id === 'hi') as AlarmEntry;
+      expect(hi.alarm.active).toBe(false);
+    } finally {
+      mirror.stop();
     }
   });
 });
