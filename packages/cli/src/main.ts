@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerConnectCommands } from './commands/connect.ts';
 import { registerModelCommands } from './commands/model.ts';
 import { registerPlantCommands } from './commands/plant.ts';
+import { registerSimCommands } from './commands/sim.ts';
 
 const VERSION = (
   JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerPlantCommands(program);
   registerConnectCommands(program);
+  registerSimCommands(program);
   return program;
 }
 

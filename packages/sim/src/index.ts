@@ -15,5 +15,6 @@ export * from './line/line-config.ts';
 export * from './line/line-sim.ts';
 export * from './random/distributions.ts';
 export * from './random/rng.ts';
+export * from './report/svg-report.ts';
 export * from './stats/confidence.ts';
 export * from './stats/mser.ts';
