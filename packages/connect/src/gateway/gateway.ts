@@ -18,6 +18,9 @@ import { EdgeStage } from '../edge/edge-stage.ts';
 import type { BaseSource } from '../source/base-source.ts';
 import { createSource, type SourceOverride } from '../source/create-source.ts';
 
+/** Least time between two reports of the same problem at the same place, ms. */
+export const PROBLEM_REPEAT_MS = 10_000;
+
 /** Options of {@link startGateway}. */
 export interface GatewayOptions {
   model: Model;
@@ -69,7 +72,11 @@ export interface Gateway {
    * @throws GembaError GEMBA_MODEL_UNKNOWN_SIGNAL, GEMBA_CONNECT_UNKNOWN_SOURCE, GEMBA_CONNECT_WRITE
    */
   write(signalPath: string, value: SampleValue): Promise<void>;
-  /** Registers a listener for every source status event; returns a function that removes it. */
+  /**
+   * Registers a listener for source status events (state changes, and problems, each repeat of
+   * the same problem at the same place at most once per {@link PROBLEM_REPEAT_MS}); returns a
+   * function that removes it.
+   */
   onStatus(listener: (status: SourceStatus) => void): () => void;
   /** Resolves once everything received so far is on the bus (or rejects after `timeoutMs`). */
   flush(timeoutMs?: number): Promise<void>;
@@ -107,7 +114,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const defs = model.sources.filter((s) => wanted === undefined || wanted.includes(s.id));
   const statusListeners = new Set<(s: SourceStatus) => void>();
   const reports = new Map<string, SourceReport>();
+  // A problem repeating on every sample (clock skew, a NaN register) is counted every time but
+  // reported at most once per `PROBLEM_REPEAT_MS` per source, kind and place.
+  const lastProblemAt = new Map<string, number>();
   const emit = (s: SourceStatus): void => {
+    if (s.problem !== undefined) {
+      const where = String(s.details?.signal ?? s.details?.topic ?? s.details?.nodeId ?? s.reason ?? '');
+      const key = `${s.source}|${s.problem}|${where}`;
+      const last = lastProblemAt.get(key);
+      if (last !== undefined && s.ts - last < PROBLEM_REPEAT_MS) return;
+      if (lastProblemAt.size > 10_000) lastProblemAt.clear();
+      lastProblemAt.set(key, s.ts);
+      log.warn({ source: s.source, problem: s.problem, details: s.details }, s.reason ?? s.problem);
+    }
     for (const l of statusListeners) {
       try {
         l(s);
@@ -162,8 +181,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           details: { signal: p.signal },
         };
         report.lastProblem = st;
-        if (report.problems <= 10 || report.problems % 1000 === 0)
-          log.warn({ source: def.id, ...p }, p.reason);
         emit(st);
       },
     });
