@@ -392,9 +392,13 @@ export class LinePhysics {
         }
       }
     }
-    // State bookkeeping.
+    this.#updateState(s);
+    s.stateS.set(s.stateCode, (s.stateS.get(s.stateCode) ?? 0) + dt);
+  }
+
+  /** Derives the station's PackML state and logs a change. */
+  #updateState(s: StationSim): void {
     const [code, reason] = this.#stateOf(s);
-    s.stateS.set(code, (s.stateS.get(code) ?? 0) + dt);
     if (code !== s.stateCode || reason !== s.reason) {
       s.stateCode = code;
       s.reason = reason;
@@ -665,6 +669,8 @@ export class LinePhysics {
     const s = this.#station(station);
     if (s.mode === 'down') return;
     this.#breakdown(s, faultCode, durationS, 'injected');
+    this.#updateState(s);
+    this.#publish(false);
   }
 
   /** Takes a station into planned maintenance for `durationS`; a press's bearing is renewed. */
@@ -674,6 +680,8 @@ export class LinePhysics {
     s.mode = 'maintenance';
     s.modeLeftS = durationS;
     this.#emit({ ts: this.#nowMs, kind: 'maintenance', station: s.path, phase: 'start', durationS });
+    this.#updateState(s);
+    this.#publish(false);
   }
 
   /** Records an injected fault in the ground-truth log. */
