@@ -24,6 +24,7 @@ function parseHhmm(s: string): number {
 export class ShiftCalendar {
   readonly #shifts: readonly ShiftDef[];
   readonly #fmt: Intl.DateTimeFormat;
+  readonly #days = new Map<number, readonly ShiftOccurrence[]>();
 
   constructor(shifts: readonly ShiftDef[], timeZone: string) {
     this.#shifts = shifts;
@@ -68,30 +69,44 @@ export class ShiftCalendar {
     return off2 === off1 ? guess : localMs - off2;
   }
 
+  /** The shift occurrences starting on one local day (days since the epoch), cached. */
+  #day(day: number): readonly ShiftOccurrence[] {
+    const cached = this.#days.get(day);
+    if (cached !== undefined) return cached;
+    const out: ShiftOccurrence[] = [];
+    const dayLocal = day * DAY_MS;
+    const weekday = WEEKDAYS[new Date(dayLocal).getUTCDay()] as (typeof WEEKDAYS)[number];
+    for (const s of this.#shifts) {
+      if (!s.days.includes(weekday)) continue;
+      const startOff = parseHhmm(s.start);
+      let endOff = parseHhmm(s.end);
+      if (endOff <= startOff) endOff += DAY_MS;
+      const startMs = this.#utcOfLocal(dayLocal + startOff);
+      const endMs = this.#utcOfLocal(dayLocal + endOff);
+      const breaks = s.breaks.map((b) => {
+        let off = parseHhmm(b.start);
+        if (off < startOff) off += DAY_MS;
+        const bs = this.#utcOfLocal(dayLocal + off);
+        return { startMs: bs, endMs: Math.min(endMs, bs + b.durationMin * 60_000) };
+      });
+      out.push({ shift: s.id, startMs, endMs, breaks });
+    }
+    if (this.#days.size > 1000) this.#days.clear();
+    this.#days.set(day, out);
+    return out;
+  }
+
   /** Shift occurrences overlapping [fromMs, toMs), in time order. */
   occurrences(fromMs: number, toMs: number): ShiftOccurrence[] {
     const out: ShiftOccurrence[] = [];
     if (this.#shifts.length === 0 || !(toMs > fromMs)) return out;
-    const firstDay = Math.floor(this.#localAsUtc(fromMs) / DAY_MS) - 1;
-    const lastDay = Math.floor(this.#localAsUtc(toMs) / DAY_MS) + 1;
+    // Local days that can hold such a shift: time-zone offsets lie within ±14 h.
+    const firstDay = Math.floor((fromMs - 14 * 3_600_000) / DAY_MS) - 1;
+    const lastDay = Math.floor((toMs + 14 * 3_600_000) / DAY_MS) + 1;
     for (let day = firstDay; day <= lastDay; day++) {
-      const dayLocal = day * DAY_MS;
-      const weekday = WEEKDAYS[new Date(dayLocal).getUTCDay()] as (typeof WEEKDAYS)[number];
-      for (const s of this.#shifts) {
-        if (!s.days.includes(weekday)) continue;
-        const startOff = parseHhmm(s.start);
-        let endOff = parseHhmm(s.end);
-        if (endOff <= startOff) endOff += DAY_MS;
-        const startMs = this.#utcOfLocal(dayLocal + startOff);
-        const endMs = this.#utcOfLocal(dayLocal + endOff);
-        if (endMs <= fromMs || startMs >= toMs) continue;
-        const breaks = s.breaks.map((b) => {
-          let off = parseHhmm(b.start);
-          if (off < startOff) off += DAY_MS;
-          const bs = this.#utcOfLocal(dayLocal + off);
-          return { startMs: bs, endMs: Math.min(endMs, bs + b.durationMin * 60_000) };
-        });
-        out.push({ shift: s.id, startMs, endMs, breaks });
+      for (const o of this.#day(day)) {
+        if (o.endMs <= fromMs || o.startMs >= toMs) continue;
+        out.push(o);
       }
     }
     out.sort((a, b) => a.startMs - b.startMs);
