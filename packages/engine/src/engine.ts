@@ -497,7 +497,13 @@ class GembaEngine implements Engine {
       case ROLE_GOOD:
       case ROLE_SCRAP: {
         const w = this.#stations[st];
-        if (w === undefined || !good) break;
+        if (w === undefined) break;
+        // Without a state signal, the part counter tells whether the source is there.
+        if (role === ROLE_PARTS && !w.tracker.hasStateSignal && w.tracker.stateBad === good) {
+          w.tracker.stateBad = !good;
+          this.#recompute(st, t);
+        }
+        if (!good) break;
         const c = role - ROLE_PARTS;
         const tr = w.tracker;
         const lastCount = tr.lastCounter[c] as number;
@@ -537,6 +543,7 @@ class GembaEngine implements Engine {
       if (Number.isNaN(tr.packml)) return { state: 'offline', reason: 'no data' };
       return packmlToMachineState(tr.packml, tr.reasonCode, tr.faultCode);
     }
+    if (tr.stateBad) return { state: 'offline', reason: 'bad quality' };
     const ict = this.#idealCycleMs(w, t);
     return inferMachineState({
       faultCode: tr.faultCode,
