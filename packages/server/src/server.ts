@@ -165,8 +165,26 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     },
     (socket) => {
       const client = hub.attach(socket);
+      // A peer that vanished without closing (a laptop lid, a dropped network) answers no
+      // ping: terminate it after one missed heartbeat so it stops holding updates.
+      let alive = true;
+      socket.on('pong', () => {
+        alive = true;
+      });
+      const pinger = setInterval(() => {
+        if (!alive) {
+          socket.terminate();
+          return;
+        }
+        alive = false;
+        socket.ping();
+      }, options.live?.heartbeatMs ?? 5000);
+      pinger.unref();
       socket.on('message', (data: Buffer) => client.receive(data.toString('utf8')));
-      socket.on('close', () => client.closed());
+      socket.on('close', () => {
+        clearInterval(pinger);
+        client.closed();
+      });
       socket.on('error', (err: Error) => {
         logger.debug({ err }, 'live socket error');
         client.closed();
