@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerConnectCommands } from './commands/connect.ts';
 import { registerModelCommands } from './commands/model.ts';
 import { registerPlantCommands } from './commands/plant.ts';
+import { registerScaleCommands } from './commands/scale.ts';
 import { registerSimCommands } from './commands/sim.ts';
 
 const VERSION = (
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerModelCommands(program);
   registerPlantCommands(program);
+  registerScaleCommands(program);
   registerConnectCommands(program);
   registerSimCommands(program);
   return program;

@@ -1,0 +1,369 @@
+import { hostname } from 'node:os';
+import { type Gateway, startGateway } from '@gemba/connect';
+import {
+  type Clock,
+  createLogger,
+  GembaError,
+  type Historian,
+  type Logger,
+  loadModelFile,
+  type Model,
+  RealClock,
+  subjectForPath,
+} from '@gemba/core';
+import { createEngine } from '@gemba/engine';
+import { type HistorianWriter, openHistorian, startHistorianWriter } from '@gemba/historian';
+import {
+  connectNats,
+  JetStreamBus,
+  KvTwinMirror,
+  KvTwinStore,
+  type LineConsumers,
+  lineDurable,
+  startLineConsumers,
+} from '@gemba/nats';
+import {
+  adaptEngine,
+  createServer,
+  entryKey,
+  type GembaRuntime,
+  generateToken,
+  type TwinEntry,
+} from '@gemba/server';
+import type { Command } from 'commander';
+
+/** A running scaled-out process. */
+export interface ScaleNode {
+  stop(): Promise<void>;
+}
+
+function servers(busUrl: string): string[] {
+  const list = busUrl.split(',').map((s) => s.trim());
+  for (const s of list) {
+    if (!/^nats:\/\//.test(s))
+      throw new GembaError('GEMBA_INVALID_ARGUMENT', `--bus '${s}' is not a nats:// URL`);
+  }
+  return list;
+}
+
+/** The key path a twin entry is stored under (alarms apart by id). */
+function twinKeyPath(e: TwinEntry): string {
+  return e.kind === 'alarm' ? `${e.path}/${e.alarm.id.replace(/[^A-Za-z0-9_-]/g, '_')}` : e.path;
+}
+
+/** Options of {@link startGatewayNode}. */
+export interface GatewayNodeOptions {
+  model: Model;
+  /** NATS URL(s), comma-separated. */
+  busUrl: string;
+  dataDir: string;
+  sources?: string[];
+  logger: Logger;
+  clock?: Clock;
+}
+
+/**
+ * `gemba gateway`: the model's drivers and edge stage publishing to JetStream, with the
+ * store-and-forward buffer taking over while NATS is away.
+ */
+export async function startGatewayNode(o: GatewayNodeOptions): Promise<ScaleNode> {
+  const clock = o.clock ?? new RealClock();
+  // Fail a publish before the buffer's own timeout (5 s), so the buffer keeps the batch.
+  const bus = await JetStreamBus.connect(
+    { servers: servers(o.busUrl), name: `gemba-gateway-${hostname()}` },
+    { logger: o.logger, publishTimeoutMs: 3_000, ackTimeoutMs: 2_000 },
+  );
+  let gw: Gateway;
+  try {
+    gw = await startGateway({
+      model: o.model,
+      bus,
+      logger: o.logger,
+      clock,
+      dataDir: o.dataDir,
+      ...(o.sources === undefined ? {} : { sources: o.sources }),
+    });
+  } catch (err: unknown) {
+    await bus.close();
+    throw err;
+  }
+  return {
+    stop: async () => {
+      await gw.stop();
+      await bus.close();
+    },
+  };
+}
+
+/** Options of {@link startEngineNode}. */
+export interface EngineNodeOptions {
+  model: Model;
+  busUrl: string;
+  /** `postgres://…` (or a folder for an embedded historian, for trials). */
+  historianUrl: string;
+  /** PostgreSQL schema of the historian (default `gemba`). */
+  historianSchema?: string;
+  /** This process's id in the engine group; default `engine-<host>-<pid>`. */
+  member?: string;
+  /** Lease time, ms: a dead engine's lines move after about this long. Default 5 000. */
+  leaseMs?: number;
+  /** How often twin changes are written to the KV bucket, ms. Default 250. */
+  twinFlushMs?: number;
+  logger: Logger;
+  clock?: Clock;
+}
+
+/**
+ * `gemba engine`: one member of the engine group. The lines of the model are spread over the
+ * members with leases; for each line it owns, the process runs the engine's consumer and the
+ * historian writer of that line, and it writes the live twin's changes to the KV bucket.
+ */
+export async function startEngineNode(o: EngineNodeOptions): Promise<ScaleNode & { owned(): string[] }> {
+  const clock = o.clock ?? new RealClock();
+  const log = o.logger;
+  const bus = await JetStreamBus.connect(
+    { servers: servers(o.busUrl), name: `gemba-engine-${hostname()}-${process.pid}` },
+    { logger: log },
+  );
+  let historian: Historian | undefined;
+  try {
+    historian = await openHistorian(o.historianUrl, {
+      logger: log,
+      ...(o.historianSchema === undefined ? {} : { schema: o.historianSchema }),
+    });
+    const engine = createEngine({ model: o.model, clock, logger: log, historian });
+    const adapter = adaptEngine({ engine, model: o.model, clock });
+    const twin = await KvTwinStore.open<TwinEntry>(bus.connection, { logger: log });
+    // Conflate the twin's changes and write them in rounds: the bucket holds the current state,
+    // not every intermediate value.
+    let pending = new Map<string, TwinEntry>();
+    const offTwin = adapter.twin.subscribe((changes) => {
+      for (const c of changes) pending.set(entryKey(c), c);
+    });
+    let flushing: Promise<void> = Promise.resolve();
+    const flush = (): Promise<void> => {
+      if (pending.size === 0) return flushing;
+      const batch = [...pending.values()];
+      pending = new Map();
+      flushing = flushing
+        .then(() => twin.putMany(batch, twinKeyPath))
+        .catch((err: unknown) => log.warn({ err }, 'twin write failed; the next change rewrites it'));
+      return flushing;
+    };
+    const flushTimer = setInterval(() => void flush(), o.twinFlushMs ?? 250);
+    const writers = new Map<string, HistorianWriter>();
+    const h = historian;
+    const group: LineConsumers = await startLineConsumers({
+      bus,
+      lines: o.model.lines.map((l) => l.path),
+      member: o.member ?? `engine-${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}`,
+      logger: log,
+      ...(o.leaseMs === undefined ? {} : { leaseMs: o.leaseMs }),
+      handler: () => (m) => {
+        engine.ingest(m.batch);
+        m.ack();
+      },
+      onAcquired: async (line) => {
+        writers.set(
+          line,
+          await startHistorianWriter({
+            bus,
+            historian: h,
+            durable: lineDurable('historian', line),
+            filter: subjectForPath(line),
+            logger: log,
+            clock,
+          }),
+        );
+      },
+      onReleased: async (line) => {
+        const w = writers.get(line);
+        writers.delete(line);
+        await w?.stop();
+      },
+    });
+    log.info({ lines: o.model.lines.length }, 'engine node started');
+    return {
+      owned: () => group.owned(),
+      stop: async () => {
+        await group.stop();
+        for (const w of writers.values()) await w.stop();
+        offTwin();
+        clearInterval(flushTimer);
+        await flush();
+        adapter.stop();
+        await engine.stop();
+        await bus.close();
+        await h.close();
+      },
+    };
+  } catch (err: unknown) {
+    await bus.close();
+    await historian?.close();
+    throw err;
+  }
+}
+
+/** Options of {@link startApiNode}. */
+export interface ApiNodeOptions {
+  model: Model;
+  busUrl: string;
+  historianUrl: string;
+  /** PostgreSQL schema of the historian (default `gemba`). */
+  historianSchema?: string;
+  host: string;
+  port: number;
+  /** Admin bearer token; default a new random one (printed). */
+  token?: string;
+  webRoot?: string;
+  logger: Logger;
+  clock?: Clock;
+}
+
+/**
+ * `gemba api`: a stateless API node: the live twin from the KV bucket (mirrored in memory),
+ * history from the historian. Run any number behind a load balancer.
+ */
+export async function startApiNode(o: ApiNodeOptions): Promise<ScaleNode & { url: string; token: string }> {
+  const clock = o.clock ?? new RealClock();
+  const nc = await connectNats({
+    servers: servers(o.busUrl),
+    name: `gemba-api-${hostname()}-${process.pid}`,
+  });
+  let historian: Historian | undefined;
+  let mirror: KvTwinMirror<TwinEntry> | undefined;
+  try {
+    const store = await KvTwinStore.open<TwinEntry>(nc, { logger: o.logger });
+    mirror = await KvTwinMirror.start(store, { logger: o.logger });
+    historian = await openHistorian(o.historianUrl, {
+      logger: o.logger,
+      ...(o.historianSchema === undefined ? {} : { schema: o.historianSchema }),
+    });
+    const runtime: GembaRuntime = { model: o.model, clock, twin: mirror, historian };
+    const token = o.token ?? generateToken();
+    const app = await createServer({
+      runtime,
+      logger: o.logger,
+      auth: { tokens: [{ token, role: 'admin', name: 'api-admin' }] },
+      ...(o.webRoot === undefined ? {} : { webRoot: o.webRoot }),
+    });
+    const url = await app.listen({ host: o.host, port: o.port });
+    const m = mirror;
+    const h = historian;
+    return {
+      url,
+      token,
+      stop: async () => {
+        await app.close();
+        m.stop();
+        await h.close();
+        await nc.close();
+      },
+    };
+  } catch (err: unknown) {
+    mirror?.stop();
+    await historian?.close();
+    await nc.close();
+    throw err;
+  }
+}
+
+/** Resolves on SIGINT or SIGTERM. */
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const on = (): void => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve();
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+interface CommonOptions {
+  bus: string;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** `gemba gateway|engine|api`: the parts of the platform as separate processes (scaled out on NATS). */
+export function registerScaleCommands(program: Command): void {
+  program
+    .command('gateway')
+    .description('run the drivers and edge stage of a model, publishing to NATS JetStream')
+    .argument('<model>', 'plant model file')
+    .requiredOption('--bus <url>', 'NATS server URL(s), comma-separated, e.g. nats://127.0.0.1:4222')
+    .option('--data-dir <dir>', 'store-and-forward buffer folder', '.data/gateway')
+    .option('--sources <ids>', 'only these source ids (comma-separated)')
+    .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
+    .action(async (file: string, opts: CommonOptions & { dataDir: string; sources?: string }) => {
+      const logger = createLogger({ level: opts.logLevel, name: 'gemba-gateway' });
+      const node = await startGatewayNode({
+        model: await loadModelFile(file),
+        busUrl: opts.bus,
+        dataDir: opts.dataDir,
+        logger,
+        ...(opts.sources === undefined ? {} : { sources: opts.sources.split(',') }),
+      });
+      console.log(`gemba gateway: publishing to ${opts.bus} (Ctrl-C stops)`);
+      await untilSignal();
+      await node.stop();
+    });
+
+  program
+    .command('engine')
+    .description('run one engine of a group sharing the lines of a model (NATS JetStream + historian)')
+    .argument('<model>', 'plant model file')
+    .requiredOption('--bus <url>', 'NATS server URL(s), comma-separated')
+    .requiredOption('--historian <url>', 'postgres://… (or a folder for an embedded historian)')
+    .option('--member <id>', 'this engine’s id in the group (default engine-<host>-<pid>)')
+    .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
+    .action(async (file: string, opts: CommonOptions & { historian: string; member?: string }) => {
+      const logger = createLogger({ level: opts.logLevel, name: 'gemba-engine' });
+      const node = await startEngineNode({
+        model: await loadModelFile(file),
+        busUrl: opts.bus,
+        historianUrl: opts.historian,
+        logger,
+        ...(opts.member === undefined ? {} : { member: opts.member }),
+      });
+      console.log(`gemba engine: member of the engine group on ${opts.bus} (Ctrl-C stops)`);
+      await untilSignal();
+      await node.stop();
+    });
+
+  program
+    .command('api')
+    .description('run a stateless API node: live twin from NATS KV, history from the historian')
+    .argument('<model>', 'plant model file')
+    .requiredOption('--bus <url>', 'NATS server URL(s), comma-separated')
+    .requiredOption('--historian <url>', 'postgres://… (or a folder for an embedded historian)')
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--port <port>', 'listen port', (v: string) => Number(v), 8080)
+    .option('--web-root <dir>', 'built dashboard folder (packages/web/dist)')
+    .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
+    .action(
+      async (
+        file: string,
+        opts: CommonOptions & { historian: string; host: string; port: number; webRoot?: string },
+      ) => {
+        const logger = createLogger({ level: opts.logLevel, name: 'gemba-api' });
+        const token = process.env.GEMBA_API_TOKEN;
+        const node = await startApiNode({
+          model: await loadModelFile(file),
+          busUrl: opts.bus,
+          historianUrl: opts.historian,
+          host: opts.host,
+          port: opts.port,
+          logger,
+          ...(token === undefined ? {} : { token }),
+          ...(opts.webRoot === undefined ? {} : { webRoot: opts.webRoot }),
+        });
+        console.log(`gemba api: ${node.url}`);
+        if (token === undefined)
+          console.log(`  admin token: ${node.token} (set GEMBA_API_TOKEN to choose one)`);
+        await untilSignal();
+        await node.stop();
+      },
+    );
+}
