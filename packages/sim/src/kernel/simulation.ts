@@ -1,5 +1,5 @@
 import { GembaError } from '@gemba/core';
-import { EventCalendar, type EventHandle, type EventHandler, type PoppedEvent } from './event-calendar.ts';
+import { EventCalendar, type EventHandle, type EventHandler } from './event-calendar.ts';
 
 /**
  * Something a process can wait on (`yield` it): a resource request, a store get or put,
@@ -161,8 +161,8 @@ export class Simulation {
   /** Events fired so far. */
   eventsFired = 0;
   readonly calendar: EventCalendar;
-  #stopped = false;
-  #popped: PoppedEvent = { time: 0, arg: 0, handler: undefined, obj: undefined };
+  /** Set by `stop()`; `run` returns after the current event. */
+  stopped = false;
 
   constructor(initialCapacity = 1024) {
     this.calendar = new EventCalendar(initialCapacity);
@@ -201,7 +201,7 @@ export class Simulation {
 
   /** Stops `run` after the current event. */
   stop(): void {
-    this.#stopped = true;
+    this.stopped = true;
   }
 
   /**
@@ -209,20 +209,15 @@ export class Simulation {
    * reached (the clock then stands at `until`), `maxEvents` fired, or `stop()` was called.
    */
   run(until = Number.POSITIVE_INFINITY, maxEvents = Number.POSITIVE_INFINITY): void {
-    this.#stopped = false;
-    const cal = this.calendar;
-    const ev = this.#popped;
-    let fired = 0;
-    while (!this.#stopped && fired < maxEvents) {
-      if (cal.size === 0 || cal.peekTime() > until) {
-        if (until !== Number.POSITIVE_INFINITY && until > this.now) this.now = until;
-        break;
-      }
-      cal.popInto(ev);
-      this.now = ev.time;
-      fired++;
-      (ev.handler as EventHandler)(ev.arg, ev.obj);
+    this.stopped = false;
+    this.eventsFired += this.calendar.dispatch(until, maxEvents, this);
+    if (
+      !this.stopped &&
+      until !== Number.POSITIVE_INFINITY &&
+      until > this.now &&
+      this.calendar.peekTime() > until
+    ) {
+      this.now = until;
     }
-    this.eventsFired += fired;
   }
 }

@@ -38,8 +38,6 @@ function splitmix32(a: number): number {
 
 /** One random stream. `next()` is uniform on (0, 1), never exactly 0 or 1. */
 export class Rng {
-  /** The second normal of the last polar-method pair (NaN when used); see `standardNormal`. */
-  spareNormal = Number.NaN;
   #a: number;
   #b: number;
   #c: number;
