@@ -137,6 +137,7 @@ describe.skipIf(chromiumSkip !== undefined || mqttSkip !== undefined)(
       );
       expect(rows).toHaveLength(2);
       expect(rows[0]).toMatch(/baseline\s*\d/);
+      expect(await page.getByTestId('calibration').textContent()).toContain('Calibration');
       await page.screenshot({ path: `${SHOTS}whatif.png`, fullPage: true });
       await page.context().close();
     });

@@ -17,6 +17,7 @@ import {
   createServer,
   type GembaRuntime,
   generateToken,
+  historianCalibration,
   SimJobs,
   type TokenEntry,
 } from '@gemba/server';
@@ -90,7 +91,12 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     stops.push(() => gateway.stop());
     const adapter = adaptEngine({ engine, model, clock });
     stops.push(() => adapter.stop());
-    const sim = new SimJobs({ model, clock, logger });
+    const sim = new SimJobs({
+      model,
+      clock,
+      logger,
+      calibrate: historianCalibration({ historian, model, clock, logger }),
+    });
     const tokens = {
       viewer: { token: generateToken(), role: 'viewer', name: 'e2e-viewer' },
       operator: { token: generateToken(), role: 'operator', name: 'e2e-operator' },

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import type { Historian } from '@gemba/core';
 import { type Clock, GembaError, type Logger, type Model } from '@gemba/core';
 import {
   buildLineModel,
   type Change,
+  calibrate,
   type ExperimentResult,
   type LineParameters,
   runWhatIf,
@@ -211,4 +213,62 @@ export function toSimChange(model: Model, line: string, c: WhatIfChange): Change
       return { text, target: rel, param: 'setpoint', op: 'set', value: c.value };
     }
   }
+}
+
+/** Options of {@link historianCalibration}. */
+export interface HistorianCalibrationOptions {
+  historian: Historian;
+  model: Model;
+  clock: Clock;
+  logger: Logger;
+  /** How much recent history to calibrate from, ms. Default 8 h. */
+  windowMs?: number;
+  /** Replications of the validation run. Default 5. */
+  validationReplications?: number;
+}
+
+/**
+ * A `calibrate` function for {@link SimJobs}: fits the line's parameters to the historian's
+ * recent data (`@gemba/sim`'s `calibrate`) and reports how well the calibrated model reproduces
+ * the observed throughput. Without usable history it falls back to the model's ideal cycle
+ * times and says so.
+ */
+export function historianCalibration(
+  options: HistorianCalibrationOptions,
+): (line: string) => Promise<Calibration> {
+  return async (line) => {
+    const toMs = options.clock.now();
+    const fromMs = toMs - (options.windowMs ?? 8 * 3_600_000);
+    try {
+      const report = await calibrate(
+        options.historian,
+        options.model,
+        { fromMs, toMs },
+        {
+          line,
+          validate: { replications: options.validationReplications ?? 5 },
+        },
+      );
+      const tp = report.validation?.rows.find((r) => r.metric.startsWith('throughput'));
+      const note = report.warnings.length > 0 ? report.warnings.slice(0, 3).join('; ') : undefined;
+      const quality: NonNullable<Calibration['quality']> = {
+        fromMs,
+        toMs,
+        throughputErrorPct: tp === undefined ? Number.NaN : tp.relativeError * 100,
+      };
+      if (note !== undefined) quality.note = note;
+      return { parameters: report.parameters, quality };
+    } catch (err: unknown) {
+      options.logger.info({ err, line }, 'calibration not possible; simulating the uncalibrated line');
+      return {
+        parameters: {},
+        quality: {
+          fromMs,
+          toMs,
+          throughputErrorPct: Number.NaN,
+          note: `not calibrated (${err instanceof Error ? err.message : String(err)}): the line runs its products’ ideal cycle times without failures or scrap`,
+        },
+      };
+    }
+  };
 }
