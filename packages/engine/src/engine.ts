@@ -172,6 +172,9 @@ class GembaEngine implements Engine {
   #stopped = false;
   #lastPrune = 0;
   readonly #subs: Subscription[] = [];
+  /** Counts state changes (cache key of derived results). */
+  #stateVersion = 0;
+  readonly #bottleneckCache = new Map<string, { key: string; value: Bottleneck }>();
   /** True when the historian has an `appendRollups(resolution, rows)` method. */
   readonly #historianTakesRollups: boolean;
 
@@ -566,6 +569,7 @@ class GembaEngine implements Engine {
     const tr = w.tracker;
     const closed = tr.setState(t, next);
     if (closed === undefined) return;
+    this.#stateVersion++;
     if (closed !== null) {
       const prod = productionAt(this.#model, tr.line, closed.startMs);
       if (prod.order !== undefined) closed.order = prod.order;
@@ -1031,14 +1035,21 @@ class GembaEngine implements Engine {
   bottleneck(linePath: string, window?: { fromMs: number; toMs: number }): Bottleneck | undefined {
     const line = this.#model.line(linePath);
     if (line === undefined) return undefined;
-    const now = this.#clock.now();
+    // The default window ends at the last whole tick, so that repeated asks within a tick (the
+    // API's KPI timer, snapshots) reuse one computation.
+    const now = Math.floor(this.#clock.now() / this.#t.tickMs) * this.#t.tickMs;
     const win = window ?? { fromMs: now - this.#t.kpiWindowMs, toMs: now };
+    const key = `${linePath}|${win.fromMs}|${win.toMs}|${this.#stateVersion}`;
+    const cached = this.#bottleneckCache.get(linePath);
+    if (cached !== undefined && cached.key === key) return cached.value;
     const stations = line.stations.map((s) => s.path);
     const intervals = stations.map((p) => {
       const w = this.#stations[this.#stationByPath.get(p) ?? -1];
       return w === undefined ? [] : w.tracker.intervalsIn(win.fromMs, win.toMs);
     });
-    return computeBottleneck(linePath, stations, intervals, win.fromMs, win.toMs);
+    const value = computeBottleneck(linePath, stations, intervals, win.fromMs, win.toMs);
+    this.#bottleneckCache.set(linePath, { key, value });
+    return value;
   }
 
   // ---------------------------------------------------------------- alarms
