@@ -214,6 +214,23 @@ describe('WebSocket live feed', () => {
     expect((await c3.next('snapshot')).entries.length).toBeGreaterThan(50);
   });
 
+  it('sends a snapshot instead when the missed changes have left the ring', async () => {
+    const { c, url } = await connect(TOKENS.viewer.token, { live: { ringSize: 5 } });
+    const hello = await c.next('hello');
+    c.send({ type: 'subscribe', patterns: [`${LINE}/#`] });
+    const snap = await c.next('snapshot');
+    await c.close();
+    const t = Date.now();
+    for (let i = 0; i < 10; i++) p?.twin.ingest(sample(TEMP, 150 + i, t + i));
+    const c2 = new Client(`${url}?token=${TOKENS.viewer.token}`);
+    clients.push(c2);
+    await c2.opened();
+    c2.send({ type: 'subscribe', patterns: [`${LINE}/#`], lastSeq: snap.seq, epoch: hello.epoch });
+    const again = await c2.next('snapshot');
+    expect(again.entries.find((e) => e.path === TEMP)).toMatchObject({ value: 159 });
+    expect(c2.messages.some((m) => m.type === 'delta' && m.resumed === true)).toBe(false);
+  });
+
   it('gives a slow client the latest value per signal instead of a growing queue', async () => {
     const { c } = await connect(TOKENS.viewer.token, { live: { maxBufferedBytes: -1 } });
     await c.next('hello');
