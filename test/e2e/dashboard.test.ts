@@ -80,6 +80,12 @@ describe.skipIf(chromiumSkip !== undefined || mqttSkip !== undefined)(
         { timeout: 15_000 },
       );
       await page.screenshot({ path: `${SHOTS}overview.png`, fullPage: true });
+      const metrics = await page.evaluate(async (token) => {
+        const r = await fetch('/metrics', { headers: { authorization: `Bearer ${token}` } });
+        return r.text();
+      }, stack.tokens.viewer.token);
+      expect(metrics).toContain('gemba_source_up{source="opcua-press-weld",state="connected"} 1');
+      expect(metrics).toMatch(/gemba_samples_in_total [1-9]/);
       await page.context().close();
     });
 

@@ -116,7 +116,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
           samplesIn: st.sources.reduce((n, s) => n + s.samples, 0),
           samplesOut: writer.stats().samples,
           lag: writer.stats().buffered,
-          bufferDepth: 0,
+          bufferDepth: st.buffer.bufferedBatches,
           sources: st.sources.map((s) => ({ source: s.id, state: s.state, ts: clock.now() })),
         };
       },

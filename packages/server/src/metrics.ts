@@ -39,8 +39,8 @@ export function createMetrics(runtime: GembaRuntime, hub: LiveHub): ServerMetric
     },
   });
   new Gauge({
-    name: 'gemba_buffer_depth_samples',
-    help: 'Samples held in store-and-forward buffers',
+    name: 'gemba_buffer_depth_batches',
+    help: 'Batches waiting in store-and-forward buffers for the bus',
     registers: [registry],
     collect() {
       this.set(status()?.bufferDepth ?? 0);

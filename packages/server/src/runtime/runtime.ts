@@ -289,9 +289,9 @@ export interface OrderPort {
 export interface RuntimeStatus {
   samplesIn: number;
   samplesOut: number;
-  /** Bus messages not yet processed by the engine. */
+  /** Bus messages taken in but not yet processed (by the engine or the historian writer). */
   lag: number;
-  /** Samples held in store-and-forward buffers. */
+  /** Batches waiting in store-and-forward buffers (on disk) for the bus. */
   bufferDepth: number;
   sources: SourceStatus[];
 }
