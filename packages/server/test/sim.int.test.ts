@@ -42,6 +42,10 @@ describe('what-if jobs through the API', () => {
           name: 'bigger buffer',
           changes: [{ target: `${L}/weld-oven`, parameter: 'bufferCapacity', value: 40 }],
         },
+        {
+          name: 'zone 2 cooler',
+          changes: [{ target: `${L}/oven/zone2/setpoint`, parameter: 'setpoint', value: 175 }],
+        },
       ],
       horizonH: 2,
       replications: 3,
@@ -78,7 +82,11 @@ describe('what-if jobs through the API', () => {
     expect(baseline.throughputPerHour.mean).toBeGreaterThan(0);
     expect(baseline.throughputPerHour.lo).toBeLessThanOrEqual(baseline.throughputPerHour.mean);
     expect(baseline.bottleneck.station.startsWith(`${L}/`)).toBe(true);
-    expect(scenarios.map((s: { name: string }) => s.name)).toEqual(['press 20 % faster', 'bigger buffer']);
+    expect(scenarios.map((s: { name: string }) => s.name)).toEqual([
+      'press 20 % faster',
+      'bigger buffer',
+      'zone 2 cooler',
+    ]);
     expect(scenarios[0].throughputDiffPerHour).toHaveProperty('mean');
     const list = (await app.inject({ method: 'GET', url: '/api/sim/jobs', headers: as('viewer') })).json();
     expect(list).toHaveLength(1);
