@@ -214,9 +214,14 @@ export class PlantOpcuaServer {
     const server = this.#server;
     if (server === undefined || this.#suspended) return;
     this.#suspended = true;
+    // Terminate every secure channel's transport (as a cable pull would), then stop listening.
+    const closing: Promise<void>[] = [];
+    for (const ep of server.endpoints) {
+      for (const channel of ep.getChannels())
+        closing.push(new Promise<void>((resolve) => channel.close(() => resolve())));
+    }
+    await Promise.all(closing);
     await server.suspendEndPoints();
-    for (const ep of server.endpoints)
-      await new Promise<void>((resolve) => ep.killClientSockets(() => resolve()));
   }
 
   /** Listens again after {@link PlantOpcuaServer.suspend}. */

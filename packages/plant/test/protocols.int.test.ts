@@ -159,6 +159,33 @@ describe('OPC UA server (press, weld)', () => {
       await client.disconnect();
     }
   });
+  it('drops every session on an injected comms loss and serves again afterwards', async () => {
+    const { client } = await connect();
+    const lost = new Promise<void>((resolve) => client.once('connection_lost', () => resolve()));
+    await plant.inject({ kind: 'comms-loss', endpoint: 'opcua', durationS: 20 });
+    await within(lost, 5000, 'the client to lose its connection');
+    await client.disconnect();
+    await expect(connect()).rejects.toThrow();
+    clock.advance(21_000);
+    const again = await within(
+      (async () => {
+        for (let i = 0; i < 50; i++) {
+          try {
+            return await connect();
+          } catch {
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+        throw new Error('OPC UA endpoint did not come back');
+      })(),
+      15_000,
+      'the OPC UA endpoint to come back',
+    );
+    const dv = await again.session.read({ nodeId: 'ns=1;s=weld.state', attributeId: AttributeIds.Value });
+    expect(dv.value.value).toBe(plant.current(`${LINE}/weld/state`)?.value);
+    await again.session.close();
+    await again.client.disconnect();
+  });
 });
 
 describe('Modbus TCP server (oven)', () => {
@@ -455,6 +482,30 @@ describe.skipIf(mosquittoSkip !== undefined)(
         const malformed = waitFor('malformed DDATA', (t, p) => t.includes('/DDATA/') && p[0] === 0xff);
         await plant.inject({ kind: 'malformed-sparkplug', count: 1 });
         await malformed;
+
+        // Silent: no data (and no NDEATH) for the duration, then data again.
+        const silentFrom = plant.physics.nowMs;
+        const mark = messages.length;
+        await plant.inject({ kind: 'silent', durationS: 30 });
+        clock.advance(20_000);
+        const silentTo = silentFrom + 30_000;
+        const resumed = waitFor(
+          'DDATA after the silence',
+          (t, p) =>
+            t.includes('/DDATA/') &&
+            p[0] !== 0xff &&
+            (decodePayload(p).metrics ?? []).some((m) => Number(m.timestamp) > silentTo),
+        );
+        clock.advance(20_000);
+        await resumed;
+        const during = messages.slice(mark).filter((m) => {
+          if (m.topic.includes('/NDEATH/')) return true;
+          if (!m.topic.includes('/DDATA/') || m.payload[0] === 0xff) return false;
+          return (decodePayload(m.payload).metrics ?? []).some(
+            (x) => Number(x.timestamp) > silentFrom + 100 && Number(x.timestamp) < silentTo,
+          );
+        });
+        expect(during).toEqual([]);
       } finally {
         await plant.stop();
         await client.endAsync();
