@@ -171,6 +171,8 @@ export async function startEngineNode(o: EngineNodeOptions): Promise<ScaleNode &
             historian: h,
             durable: lineDurable('historian', line),
             filter: subjectForPath(line),
+            // What a dead engine's writer held comes back after this, to the line's new owner.
+            ackWaitMs: 5_000,
             logger: log,
             clock,
           }),
@@ -316,21 +318,40 @@ export function registerScaleCommands(program: Command): void {
     .argument('<model>', 'plant model file')
     .requiredOption('--bus <url>', 'NATS server URL(s), comma-separated')
     .requiredOption('--historian <url>', 'postgres://… (or a folder for an embedded historian)')
+    .option('--historian-schema <name>', 'PostgreSQL schema of the historian', 'gemba')
     .option('--member <id>', 'this engine’s id in the group (default engine-<host>-<pid>)')
+    .option(
+      '--lease-ms <ms>',
+      'lease time: a dead engine’s lines move after about this long',
+      (v: string) => Number(v),
+      5000,
+    )
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
-    .action(async (file: string, opts: CommonOptions & { historian: string; member?: string }) => {
-      const logger = createLogger({ level: opts.logLevel, name: 'gemba-engine' });
-      const node = await startEngineNode({
-        model: await loadModelFile(file),
-        busUrl: opts.bus,
-        historianUrl: opts.historian,
-        logger,
-        ...(opts.member === undefined ? {} : { member: opts.member }),
-      });
-      console.log(`gemba engine: member of the engine group on ${opts.bus} (Ctrl-C stops)`);
-      await untilSignal();
-      await node.stop();
-    });
+    .action(
+      async (
+        file: string,
+        opts: CommonOptions & {
+          historian: string;
+          historianSchema: string;
+          member?: string;
+          leaseMs: number;
+        },
+      ) => {
+        const logger = createLogger({ level: opts.logLevel, name: 'gemba-engine' });
+        const node = await startEngineNode({
+          model: await loadModelFile(file),
+          busUrl: opts.bus,
+          historianUrl: opts.historian,
+          historianSchema: opts.historianSchema,
+          leaseMs: opts.leaseMs,
+          logger,
+          ...(opts.member === undefined ? {} : { member: opts.member }),
+        });
+        console.log(`gemba engine: member of the engine group on ${opts.bus} (Ctrl-C stops)`);
+        await untilSignal();
+        await node.stop();
+      },
+    );
 
   program
     .command('api')
@@ -338,6 +359,7 @@ export function registerScaleCommands(program: Command): void {
     .argument('<model>', 'plant model file')
     .requiredOption('--bus <url>', 'NATS server URL(s), comma-separated')
     .requiredOption('--historian <url>', 'postgres://… (or a folder for an embedded historian)')
+    .option('--historian-schema <name>', 'PostgreSQL schema of the historian', 'gemba')
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option('--port <port>', 'listen port', (v: string) => Number(v), 8080)
     .option('--web-root <dir>', 'built dashboard folder (packages/web/dist)')
@@ -345,7 +367,13 @@ export function registerScaleCommands(program: Command): void {
     .action(
       async (
         file: string,
-        opts: CommonOptions & { historian: string; host: string; port: number; webRoot?: string },
+        opts: CommonOptions & {
+          historian: string;
+          historianSchema: string;
+          host: string;
+          port: number;
+          webRoot?: string;
+        },
       ) => {
         const logger = createLogger({ level: opts.logLevel, name: 'gemba-api' });
         const token = process.env.GEMBA_API_TOKEN;
@@ -353,6 +381,7 @@ export function registerScaleCommands(program: Command): void {
           model: await loadModelFile(file),
           busUrl: opts.bus,
           historianUrl: opts.historian,
+          historianSchema: opts.historianSchema,
           host: opts.host,
           port: opts.port,
           logger,

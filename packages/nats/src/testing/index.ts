@@ -1,1 +1,2 @@
 export * from './nats-server.ts';
+export * from './multi-line-model.ts';
