@@ -114,10 +114,27 @@ function throughputRun(batches: readonly SampleBatch[]): { wall: number; cpu: nu
   return { wall: n / s, cpu: n / ((c.user + c.system) / 1e6) };
 }
 
-async function latencyRun(): Promise<{
+interface Percentiles {
   p50: number;
   p99: number;
   max: number;
+}
+
+function percentiles(values: number[]): Percentiles {
+  values.sort((a, b) => a - b);
+  const q = (p: number): number =>
+    values[Math.min(values.length - 1, Math.floor(p * values.length))] as number;
+  return { p50: q(0.5), p99: q(0.99), max: values[values.length - 1] as number };
+}
+
+/**
+ * Feeds 100,000 samples/s in batches of 100 on a schedule. `engine`: from `ingest` being called
+ * to the listener receiving the change (the engine's own latency); `due`: from the batch's
+ * scheduled arrival (includes waiting for the event loop, GC and a shared CPU).
+ */
+async function latencyRun(): Promise<{
+  engine: Percentiles;
+  due: Percentiles;
   samples: number;
   rate: number;
 }> {
@@ -128,12 +145,17 @@ async function latencyRun(): Promise<{
   const clock: Clock = new RealClock();
   const engine = createEngine({ model, clock, logger: silentLogger() });
   const lat: number[] = [];
+  const own: number[] = [];
   let due = 0;
+  let entered = 0;
   engine.onChange((changes: readonly TwinChange[]) => {
     const now = performance.now();
     let signals = 0;
     for (const c of changes) if (c.kind === 'signal') signals++;
-    for (let i = 0; i < signals; i++) lat.push(now - due);
+    for (let i = 0; i < signals; i++) {
+      lat.push(now - due);
+      own.push(now - entered);
+    }
   });
   const start = performance.now() + 20;
   let k = 0;
@@ -144,6 +166,7 @@ async function latencyRun(): Promise<{
         const dueAt = start + (k * PER_BATCH * 1000) / RATE;
         if (dueAt > now) break;
         due = dueAt;
+        entered = performance.now();
         engine.ingest(batches[k] as SampleBatch);
         k++;
       }
@@ -154,15 +177,7 @@ async function latencyRun(): Promise<{
   });
   const elapsed = (performance.now() - start) / 1000;
   await engine.stop();
-  lat.sort((a, b) => a - b);
-  const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] as number;
-  return {
-    p50: q(0.5),
-    p99: q(0.99),
-    max: lat[lat.length - 1] as number,
-    samples: lat.length,
-    rate: total / elapsed,
-  };
+  return { engine: percentiles(own), due: percentiles(lat), samples: lat.length, rate: total / elapsed };
 }
 
 const batches = makeBatches(SAMPLES, BATCH, T0, 100);
@@ -196,11 +211,13 @@ console.log(
   `| throughput per CPU-second (median) | ${Math.round(cpuMedian).toLocaleString('en')} samples/s |`,
 );
 console.log(`| throughput, runs | ${rates.map((r) => Math.round(r).toLocaleString('en')).join(' / ')} |`);
+const rate = Math.round(lat.rate).toLocaleString('en');
 console.log(
-  `| latency at ${Math.round(lat.rate).toLocaleString('en')} samples/s (batches of 100), p50 | ${lat.p50.toFixed(3)} ms |`,
+  `| latency ingest → change feed at ${rate} samples/s (batches of 100), p50 / p99 / max | ${lat.engine.p50.toFixed(3)} / ${lat.engine.p99.toFixed(3)} / ${lat.engine.max.toFixed(3)} ms |`,
 );
-console.log(`| latency p99 | ${lat.p99.toFixed(3)} ms |`);
-console.log(`| latency max | ${lat.max.toFixed(3)} ms |`);
+console.log(
+  `| latency scheduled arrival → change feed, p50 / p99 / max | ${lat.due.p50.toFixed(3)} / ${lat.due.p99.toFixed(3)} / ${lat.due.max.toFixed(3)} ms |`,
+);
 console.log(
   JSON.stringify({
     bench: 'engine',
@@ -211,9 +228,11 @@ console.log(
     runs: rates.map(Math.round),
     decodedSamplesPerSecond: Math.round(decodedRate),
     latencyRate: Math.round(lat.rate),
-    latencyP50Ms: Number(lat.p50.toFixed(3)),
-    latencyP99Ms: Number(lat.p99.toFixed(3)),
-    latencyMaxMs: Number(lat.max.toFixed(3)),
+    latencyP50Ms: Number(lat.engine.p50.toFixed(3)),
+    latencyP99Ms: Number(lat.engine.p99.toFixed(3)),
+    latencyMaxMs: Number(lat.engine.max.toFixed(3)),
+    arrivalLatencyP50Ms: Number(lat.due.p50.toFixed(3)),
+    arrivalLatencyP99Ms: Number(lat.due.p99.toFixed(3)),
     latencySamples: lat.samples,
     cores: cpus().length,
     node: process.version,
