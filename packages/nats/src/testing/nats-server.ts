@@ -73,6 +73,11 @@ export class NatsServerProcess {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  /** The process id while it runs. */
+  get pid(): number | undefined {
+    return this.#proc?.pid;
+  }
+
   /** True while the process runs. */
   get running(): boolean {
     return this.#proc !== undefined;
