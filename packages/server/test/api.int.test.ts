@@ -136,6 +136,14 @@ describe('REST API', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json().error.code).toBe('GEMBA_API_INVALID_INPUT');
     expect(res.json().error.message).toContain('query.limit');
+    // An accelerated clock's times carry fractions of a millisecond: accepted, floored.
+    const fractional = await p.app.inject({
+      method: 'GET',
+      url: `/api/history/raw?signal=acme/plant1/assembly/line1/press/vibration&from=1000.25&to=${Date.now() + 0.5}`,
+      headers: as('viewer'),
+    });
+    expect(fractional.statusCode).toBe(200);
+    expect(fractional.json().fromMs).toBe(1000);
     const unknown = await p.app.inject({
       method: 'GET',
       url: '/api/history/raw?signal=acme/nope',

@@ -28,7 +28,11 @@ export function resolveRange(
 }
 
 /** A time given as ms since epoch or ISO 8601. */
-export const timeParam = z.union([z.coerce.number().int().nonnegative(), z.iso.datetime({ offset: true })]);
+// Fractions of a millisecond (an accelerated clock's time) are floored.
+export const timeParam = z.union([
+  z.coerce.number().nonnegative().transform(Math.floor),
+  z.iso.datetime({ offset: true }),
+]);
 
 /** A comma-separated list of signal paths in the query string. */
 export const pathList = z

@@ -34,7 +34,11 @@ class LiveTwin {
   #seq: number | undefined;
   #patterns: string[] = ['#'];
   #held = new Map<string, TwinEntry>();
-  #clockOffset = 0;
+  // The plant clock as last reported by the server, and how fast it runs against the local
+  // clock (1 in real time; the emulator's speed in an accelerated demo).
+  #serverNow = Date.now();
+  #localAt = Date.now();
+  #rate = 1;
   #retryMs = 500;
   #stopped = false;
 
@@ -44,7 +48,7 @@ class LiveTwin {
     this.#stopped = false;
     this.#connect();
     setInterval(() => {
-      this.now = Date.now() + this.#clockOffset;
+      this.now = this.#plantNow();
     }, 1000);
   }
 
@@ -87,10 +91,26 @@ class LiveTwin {
     this.#ws?.send(JSON.stringify(msg));
   }
 
+  #plantNow(): number {
+    return Math.floor(this.#serverNow + (Date.now() - this.#localAt) * this.#rate);
+  }
+
+  #syncClock(serverNow: number, estimateRate: boolean): void {
+    const local = Date.now();
+    const dl = local - this.#localAt;
+    if (estimateRate && dl >= 1000) {
+      const r = (serverNow - this.#serverNow) / dl;
+      if (Number.isFinite(r) && r > 0) this.#rate = Math.min(10_000, Math.max(0.01, r));
+    }
+    this.#serverNow = serverNow;
+    this.#localAt = local;
+    this.now = Math.floor(serverNow);
+  }
+
   #onMessage(m: ServerMessage): void {
     switch (m.type) {
       case 'hello': {
-        this.#clockOffset = m.now - Date.now();
+        this.#syncClock(m.now, false);
         const resume = this.#epoch === m.epoch && this.#seq !== undefined;
         const sub: Record<string, unknown> = { type: 'subscribe', patterns: this.#patterns };
         if (resume) {
@@ -102,7 +122,7 @@ class LiveTwin {
         break;
       }
       case 'snapshot':
-        this.#clockOffset = m.now - Date.now();
+        this.#syncClock(m.now, true);
         this.#held.clear();
         this.#apply(m.entries, true);
         this.#seq = m.seq;
@@ -114,8 +134,7 @@ class LiveTwin {
         break;
       case 'heartbeat':
       case 'pong':
-        this.#clockOffset = m.now - Date.now();
-        this.now = m.now;
+        this.#syncClock(m.now, true);
         break;
       case 'error':
         this.error = `${m.error.code}: ${m.error.message}`;
