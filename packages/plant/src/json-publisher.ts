@@ -70,6 +70,7 @@ export class JsonMeterPublisher {
       const fail = (err: Error): void => {
         client.off('error', fail);
         client.off('close', onClose);
+        if (this.#client === client) this.#client = undefined;
         client.end(true);
         reject(err);
       };

@@ -305,12 +305,14 @@ class RunningPlant implements Plant {
           },
         );
       });
-    await Promise.all([
+    // Wait for every endpoint (a failed one must not leave another half-started), then fail.
+    const started = await Promise.allSettled([
       where(`OPC UA server on 127.0.0.1:${o.opcuaPort ?? 0}`, this.#opcua?.start()),
       where(`Modbus TCP server on 127.0.0.1:${o.modbusPort ?? 0}`, this.#modbus?.start()),
       ...this.#sparkplug.map((n) => where(`Sparkplug edge node at ${o.mqttUrl}`, n.start())),
       where(`energy meter MQTT client at ${o.mqttUrl}`, this.#meter?.start()),
     ]);
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
     if (this.#opcua !== undefined) this.endpoints.opcua = this.#opcua.endpoint;
     if (this.#modbus !== undefined) this.endpoints.modbus = { host: '127.0.0.1', port: this.#modbus.port };
     if (o.controlPort !== undefined) {

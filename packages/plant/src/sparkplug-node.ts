@@ -139,6 +139,7 @@ export class SparkplugEdgeNode {
       const onError = (err: Error): void => {
         client.off('connect', onConnect);
         client.off('close', onClose);
+        if (this.#client === client) this.#client = undefined;
         client.end(true);
         reject(err);
       };
