@@ -68,6 +68,16 @@ export interface EngineOptions {
   tuning?: Partial<EngineTuning>;
 }
 
+/** What {@link Engine.restore} brought back. */
+export interface RestoreSummary {
+  /** State intervals restored. */
+  intervals: number;
+  /** Counter samples replayed. */
+  counterSamples: number;
+  /** Signals whose last value was restored. */
+  signals: number;
+}
+
 /** Options of {@link Engine.attach}. */
 export interface AttachOptions {
   /** Durable consumer name on the bus. */
@@ -102,6 +112,14 @@ export interface Engine {
   attach(bus: Bus, options: AttachOptions): Promise<Subscription>;
   /** Evaluates time-driven facts now (called by the engine's own timer every `tickMs`). */
   tick(): void;
+  /**
+   * Warm start from the historian, before the first `ingest`/`attach`: state intervals (events
+   * of kind `state`) and part-counter history since `fromMs` (default: the earlier of the
+   * current shift's start and `kpiWindowMs` ago), then every signal's last value. KPIs then
+   * cover what happened before the engine (re)started, e.g. when a line moves to another engine
+   * node. Without a historian, or once data was taken in, it does nothing.
+   */
+  restore(options?: { fromMs?: number }): Promise<RestoreSummary>;
   /** Stops timers and consumers and flushes pending historian writes. */
   stop(): Promise<void>;
 

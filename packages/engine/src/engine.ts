@@ -14,14 +14,29 @@ import type {
   Subscription,
   TimerHandle,
 } from '@gemba/core';
-import { GembaError, matchPath, QUALITY_CODE, VALUE_KIND, validatePattern } from '@gemba/core';
+import {
+  GembaError,
+  matchPath,
+  QUALITY_CODE,
+  SampleBatchBuilder,
+  type StateEventData,
+  VALUE_KIND,
+  validatePattern,
+} from '@gemba/core';
 import { Alarm, type AlarmConfig, compareAlarms } from './alarms.ts';
 import { AnomalyDetectors, DEFAULT_ANOMALY_PARAMS } from './anomaly.ts';
 import { computeBottleneck } from './bottleneck.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { buildContexts, productionAt } from './context.ts';
 import { counterDelta } from './counter.ts';
-import type { AttachOptions, Engine, EngineOptions, EngineTuning, RollupListener } from './engine-api.ts';
+import type {
+  AttachOptions,
+  Engine,
+  EngineOptions,
+  EngineTuning,
+  RestoreSummary,
+  RollupListener,
+} from './engine-api.ts';
 import {
   actualCycleTimeS,
   computeOee,
@@ -33,7 +48,7 @@ import {
 } from './kpis.ts';
 import { type DerivedState, inferMachineState, packmlToMachineState } from './machine-state.ts';
 import { ShiftCalendar, type ShiftOccurrence } from './shift-calendar.ts';
-import { StationTracker } from './station-tracker.ts';
+import { type StateInterval, StationTracker } from './station-tracker.ts';
 import type {
   AlarmTransition,
   AlarmView,
@@ -726,6 +741,99 @@ class GembaEngine implements Engine {
     });
     this.#subs.push(sub);
     return sub;
+  }
+
+  async restore(options: { fromMs?: number } = {}): Promise<RestoreSummary> {
+    const summary: RestoreSummary = { intervals: 0, counterSamples: 0, signals: 0 };
+    const h = this.#historian;
+    if (h === undefined || this.#feed.seq > 0 || this.#ts.some((t) => !Number.isNaN(t))) return summary;
+    const now = this.#clock.now();
+    const shift = this.#calendar.current(now);
+    const fromMs =
+      options.fromMs ?? Math.min(now - this.#t.kpiWindowMs, shift?.startMs ?? Number.POSITIVE_INFINITY);
+    for (const w of this.#stations) {
+      const tr = w.tracker;
+      // An interval is filed under its start: look back a day for one still running at fromMs.
+      const events = await h.queryEvents({
+        fromMs: fromMs - 86_400_000,
+        toMs: now + 1,
+        kind: 'state',
+        sourcePrefix: tr.path,
+      });
+      events.sort((a, b) => a.ts - b.ts);
+      for (const e of events) {
+        const d = e.data as Partial<StateEventData>;
+        if (e.source !== tr.path || d.state === undefined || d.startMs === undefined || d.endMs === undefined)
+          continue;
+        if (d.endMs <= fromMs || d.endMs <= d.startMs) continue;
+        const last = tr.intervals[tr.intervals.length - 1];
+        if (last !== undefined && d.startMs < last.endMs) continue;
+        const iv: StateInterval = { state: d.state, startMs: d.startMs, endMs: d.endMs };
+        if (d.reason !== undefined) iv.reason = d.reason;
+        tr.intervals.push(iv);
+        summary.intervals++;
+      }
+      for (const [role, c] of [
+        ['part_counter', 0],
+        ['good_counter', 1],
+        ['scrap_counter', 2],
+      ] as const) {
+        const sig = this.#model.signalByRole(tr.path, role);
+        if (sig === undefined) continue;
+        const raw = await h.queryRaw(sig.path, { fromMs, toMs: now + 1 });
+        for (const sample of raw) {
+          if (sample.quality === 'bad' || typeof sample.value !== 'number') continue;
+          summary.counterSamples++;
+          const lastCount = tr.lastCounter[c] as number;
+          tr.lastCounter[c] = sample.value;
+          if (Number.isNaN(lastCount)) continue;
+          const delta = counterDelta(lastCount, sample.value);
+          if (delta <= 0) continue;
+          (c === 0 ? tr.produced : c === 1 ? tr.good : tr.scrap).add(sample.ts, delta);
+          if (c === 0) tr.lastCountMs = sample.ts;
+        }
+      }
+    }
+    const last = await h.lastValues(this.#paths);
+    // The stations' current state from the last state, reason and fault values, set before the
+    // values go through `ingest` so that they re-derive the same state instead of passing through
+    // intermediate ones.
+    const lastOf = new Map(last.map((x) => [x.signal, x]));
+    for (const w of this.#stations) {
+      const tr = w.tracker;
+      let latest = Number.NaN;
+      const read = (role: 'state' | 'state_reason' | 'fault_code'): number => {
+        const sig = this.#model.signalByRole(tr.path, role);
+        const x = sig === undefined ? undefined : lastOf.get(sig.path);
+        if (x === undefined || typeof x.value !== 'number') return Number.NaN;
+        if (!(x.ts <= latest)) latest = x.ts;
+        if (role === 'state' && x.quality === 'bad') tr.stateBad = true;
+        return x.quality === 'bad' ? Number.NaN : x.value;
+      };
+      const code = read('state');
+      const reason = read('state_reason');
+      const fault = read('fault_code');
+      if (!Number.isNaN(code)) tr.packml = code;
+      if (!Number.isNaN(reason)) tr.reasonCode = reason;
+      if (!Number.isNaN(fault)) tr.faultCode = fault;
+      if (Number.isNaN(latest)) continue;
+      const lastIv = tr.intervals[tr.intervals.length - 1];
+      const next = this.#derive(w, latest);
+      tr.state = next.state;
+      tr.reason = next.reason;
+      tr.since = lastIv?.endMs ?? latest;
+      if (lastIv !== undefined && lastIv.state === tr.state && lastIv.reason === tr.reason) {
+        tr.intervals.pop();
+        tr.since = lastIv.startMs;
+      }
+    }
+    const b = new SampleBatchBuilder(last.length);
+    for (const x of last.sort((p, q) => p.ts - q.ts)) b.push(x.signal, x.ts, x.value, x.quality);
+    summary.signals = last.length;
+    this.ingest(b.build());
+    this.#stateVersion++;
+    this.#log.info({ ...summary, fromMs }, 'engine restored from the historian');
+    return summary;
   }
 
   async stop(): Promise<void> {

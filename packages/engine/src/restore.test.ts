@@ -1,0 +1,79 @@
+import { fileURLToPath } from 'node:url';
+import {
+  loadModelFile,
+  ManualClock,
+  PACKML_CODE,
+  SampleBatchBuilder,
+  type SampleValue,
+  silentLogger,
+} from '@gemba/core';
+import { MemoryHistorian } from '@gemba/core/testing';
+import { describe, expect, it } from 'vitest';
+import { createEngine } from './engine.ts';
+
+const PLANT = fileURLToPath(new URL('../../../examples/demo-line/plant.yaml', import.meta.url));
+const L = 'acme/plant1/assembly/line1';
+
+describe('restore', () => {
+  it('brings back state history, counts and the current state from the historian', async () => {
+    const model = await loadModelFile(PLANT);
+    const historian = new MemoryHistorian();
+    const t0 = Date.UTC(2026, 0, 5, 0, 0); // night shift (Berlin), no break in the first 2 h
+    const clock = new ManualClock(t0);
+    const a = createEngine({ model, clock, logger: silentLogger(), historian });
+    const feed = async (rows: Array<[string, number, SampleValue]>): Promise<void> => {
+      const b = new SampleBatchBuilder();
+      for (const [s, ts, v] of rows) b.push(`${L}/${s}`, ts, v);
+      const batch = b.build();
+      a.ingest(batch);
+      await historian.append(batch); // what the historian writer does beside the engine
+    };
+    await feed([
+      ['weld/state', t0, PACKML_CODE.Execute],
+      ['weld/state_reason', t0, 0],
+      ['weld/fault_code', t0, 0],
+      ['weld/parts_total', t0, 100],
+      ['weld/parts_good', t0, 90],
+    ]);
+    for (let i = 1; i <= 30; i++) {
+      await feed([
+        ['weld/parts_total', t0 + i * 30_000, 100 + i],
+        ['weld/parts_good', t0 + i * 30_000, 90 + i],
+      ]);
+    }
+    await feed([
+      ['weld/state', t0 + 900_000, PACKML_CODE.Suspended],
+      ['weld/state_reason', t0 + 900_000, 1],
+    ]);
+    await feed([
+      ['weld/state', t0 + 1_200_000, PACKML_CODE.Aborted],
+      ['weld/fault_code', t0 + 1_200_000, 204],
+      ['weld/state_reason', t0 + 1_200_000, 0],
+    ]);
+    clock.set(t0 + 1_800_000);
+    const window = { fromMs: t0, toMs: t0 + 1_800_000 };
+    const before = a.stationKpis(`${L}/weld`, window);
+    await a.stop();
+
+    const b = createEngine({ model, clock, logger: silentLogger(), historian });
+    const summary = await b.restore({ fromMs: t0 });
+    expect(summary.intervals).toBe(2);
+    expect(summary.counterSamples).toBe(62);
+    const after = b.stationKpis(`${L}/weld`, window);
+    expect(b.asset(`${L}/weld`)).toMatchObject({ state: 'down', since: t0 + 1_200_000, reason: 'fault 204' });
+    expect(after?.stateDurationsMs).toEqual(before?.stateDurationsMs);
+    expect(after?.partsTotal).toBe(30);
+    expect(after?.oee).toEqual(before?.oee);
+    expect(b.signal(`${L}/weld/parts_total`)?.value).toBe(130);
+    // New data continues from there.
+    b.ingest(batchOf(`${L}/weld/parts_total`, t0 + 1_900_000, 131));
+    expect(b.stationKpis(`${L}/weld`)?.partsTotal).toBe(31);
+    await b.stop();
+  });
+});
+
+function batchOf(signal: string, ts: number, value: number) {
+  const b = new SampleBatchBuilder();
+  b.push(signal, ts, value);
+  return b.build();
+}
