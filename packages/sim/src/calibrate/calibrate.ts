@@ -14,7 +14,7 @@ import {
   runReplications,
 } from '../experiment/replications.ts';
 import { buildLineModel, type LineParameters } from '../line/build-line-model.ts';
-import type { LineConfig, StationConfig } from '../line/line-config.ts';
+import type { LineConfig, PlannedStop, StationConfig } from '../line/line-config.ts';
 import { SIM_STATES, type SimState } from '../line/line-sim.ts';
 import type { Estimate } from '../stats/confidence.ts';
 import { type FitFamily, type FitResult, fitDistribution, type Observations } from './fit-distribution.ts';
@@ -206,6 +206,7 @@ export async function calibrate(
     );
   }
   const params: LineParameters = { stations: {} };
+  const allIntervals: Interval[][] = [];
   const stations: StationCalibration[] = [];
   const shares: Record<string, Record<SimState, number>> = {};
   let lastGood = 0;
@@ -215,6 +216,7 @@ export async function calibrate(
       events.filter((e) => e.source === st.path),
       window,
     );
+    allIntervals.push(iv);
     const share = Object.fromEntries(SIM_STATES.map((s) => [s, 0])) as Record<SimState, number>;
     let covered = 0;
     for (const x of iv) {
@@ -266,11 +268,17 @@ export async function calibrate(
 
     // Failures: repair = down durations; TBF = running time between down starts.
     const downs = iv.filter((x) => x.state === 'down');
-    if (downs.length >= 2) {
+    if (downs.length > 0) {
+      // With few failures only the exponential (a constant failure rate) is estimable; by its
+      // memorylessness the running time from the window's start to the first failure is then
+      // a complete observation. With more, several families are tried and that first stretch
+      // is right-censored (the failure before it is unknown).
+      const few = downs.length < 5;
+      const families: FitFamily[] | undefined = few ? ['exponential'] : undefined;
       const repair: Observations = { exact: [], censored: [] };
       const between: Observations = { exact: [], censored: [] };
       let prevEnd = window.fromMs;
-      let prevCut = true;
+      let prevCut = !few;
       for (const d of downs) {
         (d.cutStart || d.cutEnd ? repair.censored : repair.exact).push((d.end - d.start) / 1000);
         if (!d.cutStart) {
@@ -282,14 +290,16 @@ export async function calibrate(
       }
       if (!prevCut) between.censored.push(runningBetween(iv, prevEnd, window.toMs) / 1000);
       try {
-        const b = fitDistribution(between, undefined, `time between failures of ${st.path}`);
-        const r = fitDistribution(repair, undefined, `repair times of ${st.path}`);
+        const b = fitDistribution(between, families, `time between failures of ${st.path}`);
+        const r = fitDistribution(repair, families, `repair times of ${st.path}`);
         cal.failures = { count: downs.length, between: b, repair: r };
         sc.failures = { basis: 'operating-time', between: b.best.spec, repair: r.best.spec };
+        if (few)
+          notes.push(`${downs.length} failure(s) in the window: exponential fits only, wide uncertainty`);
       } catch (err: unknown) {
         notes.push(`failures not fitted: ${err instanceof Error ? err.message : String(err)}`);
       }
-    } else if (downs.length === 1) notes.push('one failure in the window: too few to fit, failures left out');
+    }
 
     // Micro-stops: rate per cycle and durations.
     const micros = iv.filter((x) => x.state === 'micro-stop');
@@ -321,6 +331,15 @@ export async function calibrate(
     const { id: _id, ...rest } = sc;
     (params.stations as Record<string, Partial<Omit<StationConfig, 'id'>>>)[st.id] = rest;
     stations.push(cal);
+  }
+
+  // Planned stops: the model's shift breaks count only if the line really stopped in them.
+  const breaks = plannedStopCoverage(base.plannedStops, allIntervals, window);
+  if (breaks.spanMs > 0 && breaks.runningShare > 0.3) {
+    params.plannedStops = [];
+    warnings.push(
+      `the line kept running through the model's planned stops (${(breaks.runningShare * 100).toFixed(0)} % running during ${(breaks.spanMs / 60_000).toFixed(0)} min of breaks): they are left out of the calibrated model`,
+    );
   }
 
   // Buffers: observed mean levels (capacities come from the model).
@@ -384,7 +403,10 @@ export async function calibrate(
     if (curve !== undefined) {
       ovenReport.scrapCurve = curve;
       params.oven.scrapLogit = { a: curve.a.value, b: curve.b.value };
-    } else warnings.push('oven scrap curve not fitted (too few oven parts with a temperature)');
+    } else
+      warnings.push(
+        'oven scrap curve not fitted (too few scrapped oven parts with a temperature): flat scrap rate kept',
+      );
   }
 
   const config = buildLineModel(model, params, { ...pick(options), startMs: window.fromMs });
@@ -432,6 +454,33 @@ export async function calibrate(
     report.validation = { rows, experiment: summary };
   }
   return report;
+}
+
+/** Share of station time spent running inside the planned stops' occurrences in the window. */
+function plannedStopCoverage(
+  stops: readonly PlannedStop[],
+  stations: readonly Interval[][],
+  window: TimeRange,
+): { spanMs: number; runningShare: number } {
+  const occ: [number, number][] = [];
+  for (const ps of stops) {
+    const first = window.fromMs + ps.offsetS * 1000;
+    for (let t = first; t < window.toMs; t += ps.periodS * 1000)
+      occ.push([t, Math.min(window.toMs, t + ps.durationS * 1000)]);
+  }
+  let span = 0;
+  let running = 0;
+  for (const [a, b] of occ) {
+    span += b - a;
+    for (const iv of stations) {
+      for (const x of iv) {
+        if (x.state === 'running' && x.end > a && x.start < b)
+          running += Math.min(x.end, b) - Math.max(x.start, a);
+      }
+    }
+  }
+  const total = span * stations.length;
+  return { spanMs: span, runningShare: total > 0 ? running / total : 0 };
 }
 
 function row(metric: string, observed: number, simulated: Estimate): ValidationRow {

@@ -237,7 +237,8 @@ function ksDistance(fam: Family, p: number[], exact: number[]): number {
  * survival function), then picks the one with the lowest AIC. Exponential has a closed form;
  * the others are found by Nelder–Mead on log-parameters.
  *
- * @throws GembaError GEMBA_SIM_CALIBRATION with fewer than 2 exact observations
+ * @throws GembaError GEMBA_SIM_CALIBRATION with fewer than 2 exact observations (1 for an
+ *   exponential-only fit)
  */
 export function fitDistribution(
   obs: Observations,
@@ -246,10 +247,11 @@ export function fitDistribution(
 ): FitResult {
   const exact = obs.exact.filter((x) => x > 0 && Number.isFinite(x));
   const censored = obs.censored.filter((x) => x > 0 && Number.isFinite(x));
-  if (exact.length < 2) {
+  const onlyExp = families.length === 1 && families[0] === 'exponential';
+  if (exact.length < (onlyExp ? 1 : 2)) {
     throw new GembaError(
       'GEMBA_SIM_CALIBRATION',
-      `cannot fit ${what}: ${exact.length} complete observations (need ≥ 2)`,
+      `cannot fit ${what}: ${exact.length} complete observations (need ≥ ${onlyExp ? 1 : 2})`,
     );
   }
   const o = { exact, censored };

@@ -110,7 +110,9 @@ export function fitOvenZone(
  * Fits the oven's scrap curve by logistic regression (Newton–Raphson) of each finished part's
  * scrap flag on the squared deviation of the quality zone's temperature from target at the
  * moment the part left. Parts are the oven's counter increments; scrap its scrap counter's
- * increments at the same time stamps. Returns undefined with fewer than 50 parts.
+ * increments at the same time stamps. Returns undefined with fewer than 50 parts or fewer than
+ * 5 scrapped, or when the fitted slope is negative (scrap falling with the deviation is not a
+ * cure curve; the oven then keeps a flat scrap rate).
  */
 export function fitScrapCurve(
   total: readonly Sample[],
@@ -148,8 +150,9 @@ export function fitScrapCurve(
     ys.push((scrapAt.get(c.t) ?? 0) > 0 ? 1 : 0);
   }
   const n = xs.length;
-  if (n < 50) return undefined;
   const nScrap = ys.reduce((a, v) => a + v, 0);
+  // A curve needs scrap to be seen: with fewer than 5 scrapped parts the slope is not estimable.
+  if (n < 50 || nScrap < 5) return undefined;
   // Newton–Raphson for (a, b) with a small ridge so all-good or all-scrap data stay finite.
   let a = Math.log((nScrap + 0.5) / (n - nScrap + 0.5));
   let b = 0;
@@ -180,6 +183,7 @@ export function fitScrapCurve(
     b += db;
     if (Math.abs(da) < 1e-9 && Math.abs(db) < 1e-9) break;
   }
+  if (!(b >= 0) || !Number.isFinite(a)) return undefined;
   const det = h00 * h11 - h01 * h01;
   const maxD = Math.sqrt(Math.max(...xs));
   const edges = [0, 1, 2, 3, 5, 8, Math.max(8.0001, maxD + 1e-9)];
