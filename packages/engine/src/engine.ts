@@ -48,7 +48,7 @@ import {
 } from './kpis.ts';
 import { type DerivedState, inferMachineState, packmlToMachineState } from './machine-state.ts';
 import { ShiftCalendar, type ShiftOccurrence } from './shift-calendar.ts';
-import { type StateInterval, StationTracker } from './station-tracker.ts';
+import { PartEvents, type StateInterval, StationTracker } from './station-tracker.ts';
 import type {
   AlarmTransition,
   AlarmView,
@@ -1111,13 +1111,10 @@ class GembaEngine implements Engine {
       }
     }
     const oee = this.#lineOee(line, win) as Oee;
-    const bottleneck = this.bottleneck(linePath) as Bottleneck;
+    const bottleneck = this.bottleneck(linePath, window) as Bottleneck;
     return {
       line: linePath,
-      throughput:
-        lastW === undefined
-          ? throughput(new StationTracker('', '', '', 0).produced, now, [])
-          : throughput(lastW.tracker.produced, now, shiftPlanned),
+      throughput: throughput(lastW?.tracker.produced ?? new PartEvents(), now, shiftPlanned),
       oee,
       wip,
       wipTotal,
