@@ -214,6 +214,18 @@ describe('machine state', () => {
     expect(alarms.map((x) => x.data.action)).toEqual(['raise', 'clear']);
   });
 
+  it('takes a good value stamped before the bad one that came first (gateway vs device clock)', () => {
+    const clock = new ManualClock();
+    const e = make(clock);
+    const t0 = clock.now();
+    e.ingest(batch([['weld/motor_current', t0, 10]]));
+    e.ingest(batch([['weld/motor_current', t0 + 1000, 0, 'bad']]));
+    e.ingest(batch([['weld/motor_current', t0 + 900, 11]]));
+    expect(e.signal(`${L}/weld/motor_current`)).toMatchObject({ value: 11, quality: 'good', ts: t0 + 900 });
+    e.ingest(batch([['weld/motor_current', t0 + 800, 12]]));
+    expect(e.inputStats().find((s) => s.source === 'opcua-press-weld')?.backwards).toBe(1);
+  });
+
   it('goes offline on a bad-quality state value', () => {
     const clock = new ManualClock();
     const e = make(clock);

@@ -414,7 +414,12 @@ class GembaEngine implements Engine {
         stats[so + ST_NAN] = (stats[so + ST_NAN] as number) + 1;
         continue;
       }
-      const last = this.#ts[idx] as number;
+      // A `bad` sample is often stamped by the gateway's clock, the next good one by the device's:
+      // time after a bad sample is not held against the good sample that follows it.
+      const last =
+        this.#quality[idx] === QUALITY_CODE.bad && q !== QUALITY_CODE.bad
+          ? Number.NaN
+          : (this.#ts[idx] as number);
       if (t < last) {
         stats[so + ST_BACK] = (stats[so + ST_BACK] as number) + 1;
         continue;
