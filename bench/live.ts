@@ -54,7 +54,16 @@ const browser = await chromium.launch({
     '--no-first-run',
   ],
 });
-const rows: { protocol: string; n: number; lost: number; p50: number; p99: number; max: number }[] = [];
+const rows: {
+  protocol: string;
+  n: number;
+  lost: number;
+  p50: number;
+  p99: number;
+  max: number;
+  busToBrowserP50: number;
+  busToBrowserP99: number;
+}[] = [];
 try {
   const page = await browser.newPage();
   // The dashboard calls window.gembaProbe(path, value, receivedAtMs) for every value it applies.
@@ -73,6 +82,23 @@ try {
       void report(p, v, t);
     };
   });
+  // When each probed value reached the bus (after the protocol and the edge stage).
+  const onBus = new Map<string, number>();
+  const probed = new Set(PROBES.map((p) => p.signal));
+  await stack.bus.consume(
+    { durable: 'bench-live', filter: 'gemba.samples.>', deliverFrom: { kind: 'new' } },
+    (m) => {
+      const t = Date.now();
+      for (let i = 0; i < m.batch.length; i++) {
+        const s = m.batch.signals[i] as string;
+        if (probed.has(s)) {
+          const key = `${s}=${Number(m.batch.valueAt(i)).toFixed(3)}`;
+          if (!onBus.has(key)) onBus.set(key, t);
+        }
+      }
+      m.ack();
+    },
+  );
   await page.goto(`${stack.url}/?token=${stack.tokens.viewer.token}`);
   await page.waitForFunction(
     () =>
@@ -84,6 +110,7 @@ try {
   );
   for (const probe of PROBES) {
     const lat: number[] = [];
+    const platform: number[] = [];
     let lost = 0;
     for (let i = 0; i < CHANGES; i++) {
       const value = probe.base + (i % 20) + 1;
@@ -95,10 +122,16 @@ try {
       if (t < 0) {
         lost++;
         waiters.delete(probe.signal);
-      } else lat.push(t - t0);
+      } else {
+        lat.push(t - t0);
+        const b = onBus.get(`${probe.signal}=${value.toFixed(3)}`);
+        if (b !== undefined) platform.push(t - b);
+      }
+      onBus.clear();
       await new Promise((r) => setTimeout(r, 150 + Math.random() * 200));
     }
     lat.sort((a, b) => a - b);
+    platform.sort((a, b) => a - b);
     rows.push({
       protocol: probe.protocol,
       n: lat.length,
@@ -106,6 +139,8 @@ try {
       p50: quantile(lat, 0.5),
       p99: quantile(lat, 0.99),
       max: lat[lat.length - 1] ?? Number.NaN,
+      busToBrowserP50: quantile(platform, 0.5),
+      busToBrowserP99: quantile(platform, 0.99),
     });
   }
 } finally {
@@ -116,10 +151,10 @@ try {
 const all = rows.flatMap((r) => r);
 console.log(`live latency: emulator value change → dashboard (Chromium), ${CHANGES} changes per protocol`);
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
-console.log('protocol      | arrived | lost | p50 ms | p99 ms | max ms');
+console.log('protocol      | arrived | lost | p50 ms | p99 ms | max ms | bus→browser p50 | p99 ms');
 for (const r of rows) {
   console.log(
-    `${r.protocol.padEnd(13)} | ${String(r.n).padStart(7)} | ${String(r.lost).padStart(4)} | ${r.p50.toFixed(0).padStart(6)} | ${r.p99.toFixed(0).padStart(6)} | ${r.max.toFixed(0).padStart(6)}`,
+    `${r.protocol.padEnd(13)} | ${String(r.n).padStart(7)} | ${String(r.lost).padStart(4)} | ${r.p50.toFixed(0).padStart(6)} | ${r.p99.toFixed(0).padStart(6)} | ${r.max.toFixed(0).padStart(6)} | ${r.busToBrowserP50.toFixed(0).padStart(15)} | ${r.busToBrowserP99.toFixed(0).padStart(6)}`,
   );
 }
 console.log(

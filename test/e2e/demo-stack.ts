@@ -40,6 +40,8 @@ export interface DemoStackOptions {
 export interface DemoStack {
   url: string;
   plant: Plant;
+  /** The in-process bus between connect and the engine. */
+  bus: InProcessBus;
   engine: Engine;
   runtime: GembaRuntime;
   tokens: Record<'viewer' | 'operator' | 'engineer' | 'admin', TokenEntry>;
@@ -131,7 +133,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
     const addr = app.server.address();
     if (addr === null || typeof addr === 'string') throw new Error('the API has no address');
-    return { url: `http://127.0.0.1:${addr.port}`, plant, engine, runtime, tokens, stop };
+    return { url: `http://127.0.0.1:${addr.port}`, plant, bus, engine, runtime, tokens, stop };
   } catch (err: unknown) {
     await stop();
     throw err;
