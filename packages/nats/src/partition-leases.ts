@@ -111,12 +111,20 @@ export class PartitionLeases {
     let jsm: JetStreamManager;
     try {
       jsm = await jetstreamManager(nc);
-      kv = await new Kvm(nc).create(bucket, {
-        history: 1,
-        ttl: leaseMs,
-        replicas: options.replicas ?? 1,
-        storage: StorageType.Memory,
-      });
+      const kvm = new Kvm(nc);
+      kv = await kvm
+        .create(bucket, {
+          history: 1,
+          ttl: leaseMs,
+          replicas: options.replicas ?? 1,
+          // File storage: the leases survive a NATS restart (a memory bucket would vanish with it).
+          storage: StorageType.File,
+        })
+        .catch(async (err: unknown) => {
+          // It exists with other settings: the members agree on the first one's lease time.
+          log.warn({ err, bucket }, 'lease bucket exists with other settings; using it as it is');
+          return await kvm.open(bucket);
+        });
     } catch (err: unknown) {
       throw new GembaError(
         'GEMBA_BUS_UNAVAILABLE',
