@@ -130,6 +130,32 @@ describe.skipIf(chromiumSkip !== undefined || mqttSkip !== undefined)(
       await op.context().close();
     });
 
+    it('reconnects after a dropped connection and resumes from its last sequence number without a gap', async () => {
+      const page = await open('viewer', `#/asset/${encodeURIComponent(`${LINE}/press`)}`);
+      const sp = `${LINE}/press/speed_setpoint`;
+      await page.waitForSelector(`[data-path="${sp}"]`, { timeout: 10_000 });
+      const metric = async (name: string): Promise<number> => {
+        const text = await page.evaluate(async (token) => {
+          const r = await fetch('/metrics', { headers: { authorization: `Bearer ${token}` } });
+          return r.text();
+        }, stack.tokens.viewer.token);
+        return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+      };
+      const resumesBefore = await metric('gemba_live_resumes_total');
+      // Drop every live connection from the server side, then change a value while the
+      // dashboard is disconnected: it must show the change once it has resumed.
+      for (const ws of stack.app.websocketServer.clients) ws.terminate();
+      expect(stack.plant.write(sp, 111, 'e2e')).toBe(true);
+      await page.waitForFunction(
+        (path) => document.querySelector(`[data-path="${path}"]`)?.textContent?.startsWith('111'),
+        sp,
+        { timeout: 10_000 },
+      );
+      await page.waitForSelector('[data-testid=connection]:has-text("live")', { timeout: 10_000 });
+      expect(await metric('gemba_live_resumes_total')).toBeGreaterThan(resumesBefore);
+      await page.context().close();
+    });
+
     it('runs a what-if and shows its result', async () => {
       const page = await open('engineer', '#/whatif');
       await page.getByRole('button', { name: 'Add a change' }).click();

@@ -21,6 +21,7 @@ import {
   SimJobs,
   type TokenEntry,
 } from '@gemba/server';
+import type { FastifyInstance } from 'fastify';
 
 /** The built dashboard. */
 export const WEB_ROOT = fileURLToPath(new URL('../../packages/web/dist', import.meta.url));
@@ -44,6 +45,8 @@ export interface DemoStack {
   bus: InProcessBus;
   engine: Engine;
   runtime: GembaRuntime;
+  /** The API server (its `websocketServer` holds the live clients). */
+  app: FastifyInstance;
   tokens: Record<'viewer' | 'operator' | 'engineer' | 'admin', TokenEntry>;
   stop(): Promise<void>;
 }
@@ -133,7 +136,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
     const addr = app.server.address();
     if (addr === null || typeof addr === 'string') throw new Error('the API has no address');
-    return { url: `http://127.0.0.1:${addr.port}`, plant, bus, engine, runtime, tokens, stop };
+    return { url: `http://127.0.0.1:${addr.port}`, plant, bus, engine, runtime, app, tokens, stop };
   } catch (err: unknown) {
     await stop();
     throw err;

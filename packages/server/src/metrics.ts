@@ -90,6 +90,22 @@ export function createMetrics(runtime: GembaRuntime, hub: LiveHub): ServerMetric
       this.set(hub.stats.entriesConflated);
     },
   });
+  new Gauge({
+    name: 'gemba_live_resumes_total',
+    help: 'WebSocket subscriptions resumed after a reconnect from the last sequence number',
+    registers: [registry],
+    collect() {
+      this.set(hub.stats.resumes);
+    },
+  });
+  new Gauge({
+    name: 'gemba_live_snapshots_total',
+    help: 'Snapshots sent to WebSocket subscribers',
+    registers: [registry],
+    collect() {
+      this.set(hub.stats.snapshots);
+    },
+  });
   const requests = new Counter({
     name: 'gemba_api_requests_total',
     help: 'API requests by route and status',
