@@ -20,6 +20,7 @@ import {
 } from '@gemba/core';
 import {
   AGGREGATABLE_SQL,
+  bridgeRanges,
   checkBucket,
   checkRange,
   DAY_MS,
@@ -53,32 +54,27 @@ const HOUR_MS = 3_600_000;
 const RAW_COLUMNS =
   'sid INTEGER NOT NULL, ts BIGINT NOT NULL, num DOUBLE, str VARCHAR, flags UTINYINT NOT NULL';
 const ROLLUP_COLUMNS =
-  'sid INTEGER NOT NULL, bucket BIGINT NOT NULL, n BIGINT NOT NULL, mean DOUBLE, m2 DOUBLE, mn DOUBLE, mx DOUBLE, ' +
-  'first DOUBLE, first_ts BIGINT, last DOUBLE, last_ts BIGINT';
+  'sid INTEGER NOT NULL, bucket BIGINT NOT NULL, n BIGINT NOT NULL, total DOUBLE, m2 DOUBLE, mn DOUBLE, mx DOUBLE, ' +
+  'first DOUBLE, last DOUBLE';
+/**
+ * Rollup columns as stored: the sum (not the mean) because sums of decimal sensor values stay
+ * decimal and compress (ALP); no first/last times because rollup buckets never overlap, so the
+ * first/last of a merge is that of its earliest/latest bucket.
+ */
+const ROLLUP_SELECT = 'sid, bucket, n, total, m2, mn, mx, first, last';
 /** Rollup columns computed from raw rows (`num`, `ts`) grouped by `sid` and a bucket expression. */
 const RAW_AGG_SQL =
-  'count(*) AS n, avg(num) AS mean, var_pop(num) * count(*) AS m2, min(num) AS mn, max(num) AS mx, ' +
-  'arg_min(num, ts) AS first, min(ts) AS first_ts, arg_max(num, ts) AS last, max(ts) AS last_ts';
-
-/** Groups sorted numbers into contiguous [from, to) ranges of `step`. */
-function contiguous(sorted: readonly number[], step: number): [number, number][] {
-  const out: [number, number][] = [];
-  for (const v of sorted) {
-    const lastRange = out[out.length - 1];
-    if (lastRange !== undefined && lastRange[1] === v) lastRange[1] = v + step;
-    else out.push([v, v + step]);
-  }
-  return out;
-}
+  'count(*) AS n, sum(num) AS total, var_pop(num) * count(*) AS m2, min(num) AS mn, max(num) AS mx, ' +
+  'arg_min(num, ts) AS first, arg_max(num, ts) AS last';
 
 /** SQL merging rollup rows of `table` (bucket width dividing `widthMs`) into buckets of `widthMs`. */
 function mergeSql(table: string, widthMs: number, where: string): string {
   const b = `CAST(floor(bucket / ${widthMs}) AS BIGINT) * ${widthMs}`;
   return (
-    `SELECT sid, b AS bucket, CAST(sum(n) AS BIGINT) AS n, any_value(gm) AS mean, ` +
-    `sum(m2 + n * (mean - gm) * (mean - gm)) AS m2, min(mn) AS mn, max(mx) AS mx, ` +
-    `arg_min(first, first_ts) AS first, min(first_ts) AS first_ts, arg_max(last, last_ts) AS last, max(last_ts) AS last_ts ` +
-    `FROM (SELECT *, ${b} AS b, sum(n * mean) OVER w / sum(n) OVER w AS gm FROM ${table} WHERE ${where} ` +
+    `SELECT sid, b AS bucket, CAST(sum(n) AS BIGINT) AS n, sum(total) AS total, ` +
+    `sum(m2 + n * (total / n - gm) * (total / n - gm)) AS m2, min(mn) AS mn, max(mx) AS mx, ` +
+    `arg_min(first, src) AS first, arg_max(last, src) AS last ` +
+    `FROM (SELECT *, bucket AS src, ${b} AS b, sum(total) OVER w / sum(n) OVER w AS gm FROM ${table} WHERE ${where} ` +
     `WINDOW w AS (PARTITION BY sid, ${b})) GROUP BY sid, b`
   );
 }
@@ -476,19 +472,19 @@ export class EmbeddedHistorian implements Historian {
     const c = this.#c;
     await c.run('BEGIN TRANSACTION');
     try {
-      for (const [a, b] of contiguous(minutes, MINUTE_MS)) {
+      for (const [a, b] of bridgeRanges(minutes, MINUTE_MS, HOUR_MS, 6 * HOUR_MS)) {
         await c.run(`DELETE FROM rollup_1m WHERE bucket >= ${a} AND bucket < ${b}`);
         const rel = this.#rawRelation(a, b);
         if (rel === undefined) continue;
         await c.run(
           `INSERT INTO rollup_1m SELECT sid, CAST(floor(ts / ${MINUTE_MS}) AS BIGINT) * ${MINUTE_MS} AS bucket, ${RAW_AGG_SQL} ` +
-            `FROM ${rel} WHERE ts >= ${a} AND ts < ${b} AND ${AGGREGATABLE_SQL} GROUP BY sid, bucket`,
+            `FROM ${rel} WHERE ts >= ${a} AND ts < ${b} AND ${AGGREGATABLE_SQL} GROUP BY sid, bucket ORDER BY sid, bucket`,
         );
       }
-      for (const [a, b] of contiguous(hours, HOUR_MS)) {
+      for (const [a, b] of bridgeRanges(hours, HOUR_MS, HOUR_MS, 7 * 24 * HOUR_MS)) {
         await c.run(`DELETE FROM rollup_1h WHERE bucket >= ${a} AND bucket < ${b}`);
         await c.run(
-          `INSERT INTO rollup_1h ${mergeSql('rollup_1m', HOUR_MS, `bucket >= ${a} AND bucket < ${b}`)}`,
+          `INSERT INTO rollup_1h ${mergeSql('rollup_1m', HOUR_MS, `bucket >= ${a} AND bucket < ${b}`)} ORDER BY sid, bucket`,
         );
       }
       await c.run(`DELETE FROM dirty WHERE minute <= ${all[all.length - 1]}`);
@@ -551,13 +547,13 @@ export class EmbeddedHistorian implements Historian {
   }
 
   #toRows(rows: unknown[][]): BucketRow[] {
-    const out = rows.map(([sid, bucket, n, mean, m2, mn, mx, first, , last]) => {
+    const out = rows.map(([sid, bucket, n, total, m2, mn, mx, first, last]) => {
       const count = toNumber(n);
       return {
         signal: this.#paths[toNumber(sid)] as string,
         bucketMs: toNumber(bucket),
         count,
-        mean: toNumber(mean),
+        mean: toNumber(total) / count,
         min: toNumber(mn),
         max: toNumber(mx),
         first: toNumber(first),
@@ -594,7 +590,11 @@ export class EmbeddedHistorian implements Historian {
         if (aligned(w) && range.fromMs >= floor) {
           await this.#refreshRollups();
           const where = `sid IN (${sids.join(',')}) AND bucket >= ${range.fromMs} AND bucket < ${range.toMs}`;
-          return this.#toRows(await this.#rows(mergeSql(table, bucketMs, where)));
+          const sql =
+            bucketMs === w
+              ? `SELECT ${ROLLUP_SELECT} FROM ${table} WHERE ${where}`
+              : mergeSql(table, bucketMs, where);
+          return this.#toRows(await this.#rows(sql));
         }
       }
       const sql = this.#rawBucketsSql(sids, range.fromMs, range.toMs, bucketMs);
@@ -615,7 +615,7 @@ export class EmbeddedHistorian implements Historian {
       this.#checkOpen();
       const sids = this.#sidList(signals);
       if (sids.length === 0) return [];
-      const cols = 'sid, bucket, n, mean, m2, mn, mx, first, first_ts, last, last_ts';
+      const cols = ROLLUP_SELECT;
       if (resolution === '1s') {
         // Kept 1 s rollups below the raw floor, computed from raw above it.
         const rawFloor = Math.ceil(this.#floors.raw / 1000) * 1000;

@@ -87,3 +87,23 @@ export const DAY_MS = 86_400_000;
 export function floorTo(ts: number, width: number): number {
   return Math.floor(ts / width) * width;
 }
+
+/**
+ * Groups sorted bucket starts (`step` apart at least) into [from, to) ranges to recompute,
+ * bridging gaps up to `maxGapMs` (recomputing an unchanged bucket is harmless and far cheaper
+ * than one statement per bucket) and cutting ranges at `maxSpanMs`.
+ */
+export function bridgeRanges(
+  sorted: readonly number[],
+  step: number,
+  maxGapMs: number,
+  maxSpanMs: number,
+): [number, number][] {
+  const out: [number, number][] = [];
+  for (const v of sorted) {
+    const last = out[out.length - 1];
+    if (last !== undefined && v - last[1] <= maxGapMs && v + step - last[0] <= maxSpanMs) last[1] = v + step;
+    else out.push([v, v + step]);
+  }
+  return out;
+}

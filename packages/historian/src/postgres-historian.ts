@@ -18,7 +18,16 @@ import {
 } from '@gemba/core';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { checkBucket, checkRange, DAY_MS, floorTo, stddevOf, toNumber, toSample } from './encoding.ts';
+import {
+  bridgeRanges,
+  checkBucket,
+  checkRange,
+  DAY_MS,
+  floorTo,
+  stddevOf,
+  toNumber,
+  toSample,
+} from './encoding.ts';
 import { encodeCopyBinary } from './pg-copy-binary.ts';
 
 /** Options of {@link openPostgresHistorian}. */
@@ -56,16 +65,6 @@ function mergeSql(table: string, width: number, where: string): string {
     `FROM (SELECT *, ${b} AS b, sum(n * mean) OVER w / sum(n) OVER w AS gm FROM ${table} WHERE ${where} ` +
     `WINDOW w AS (PARTITION BY sid, ${b})) s GROUP BY sid, b`
   );
-}
-
-function contiguous(sorted: readonly number[], step: number): [number, number][] {
-  const out: [number, number][] = [];
-  for (const v of sorted) {
-    const last = out[out.length - 1];
-    if (last !== undefined && last[1] === v) last[1] = v + step;
-    else out.push([v, v + step]);
-  }
-  return out;
 }
 
 function lit(ms: number): string {
@@ -326,16 +325,36 @@ export class PostgresHistorian implements Historian {
   async #ensurePartition(client: pg.PoolClient, start: number): Promise<void> {
     if (this.#partitions.has(start)) return;
     const name = `raw_${start}`;
-    try {
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS ${this.#s}.${name} PARTITION OF ${this.#s}.raw FOR VALUES FROM (${start}) TO (${start + this.#partitionMs})`,
+    const s = this.#s;
+    const exists = async (): Promise<boolean> => {
+      const r = await client.query(
+        'SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace ' +
+          'WHERE n.nspname = $1 AND c.relname = $2',
+        [this.#schemaName(), name],
       );
-    } catch (err: unknown) {
-      // Another instance created it at the same moment.
-      if ((err as { code?: string }).code !== '42P07' && (err as { code?: string }).code !== '23505')
-        throw err;
+      return r.rows.length > 0;
+    };
+    if (!(await exists())) {
+      // CREATE TABLE … PARTITION OF would lock the parent against every reader and writer;
+      // ATTACH PARTITION (PostgreSQL ≥ 12) takes a lock that lets them run.
+      try {
+        await client.query('BEGIN');
+        await client.query(`CREATE TABLE IF NOT EXISTS ${s}.${name} (LIKE ${s}.raw INCLUDING DEFAULTS)`);
+        await client.query(
+          `ALTER TABLE ${s}.raw ATTACH PARTITION ${s}.${name} FOR VALUES FROM (${start}) TO (${start + this.#partitionMs})`,
+        );
+        await client.query('COMMIT');
+      } catch (err: unknown) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        // Another instance may have created it at the same moment.
+        if (!(await exists())) throw err;
+      }
     }
     this.#partitions.add(start);
+  }
+
+  #schemaName(): string {
+    return this.#s.slice(1, -1).replaceAll('""', '"');
   }
 
   async #floors(client: pg.ClientBase | pg.Pool = this.#pool): Promise<Floors> {
@@ -362,44 +381,63 @@ export class PostgresHistorian implements Historian {
 
   async #refresh(): Promise<void> {
     const s = this.#s;
+    // The exact rows read are deleted afterwards: with several writers, ids do not commit in
+    // order, so a row with a smaller id may still appear after this read.
+    const d = await this.#pool.query(`SELECT id, minute FROM ${s}.dirty`);
+    if (d.rows.length === 0) return;
+    const idsByMinute = new Map<number, string[]>();
+    for (const r of d.rows as { id: string; minute: string }[]) {
+      const m = toNumber(r.minute);
+      const ids = idsByMinute.get(m);
+      if (ids === undefined) idsByMinute.set(m, [r.id]);
+      else ids.push(r.id);
+    }
+    // One short transaction per range of at most six hours, so appends are not held up for long.
+    const all = [...idsByMinute.keys()].sort((a, b) => a - b);
+    for (const [a, b] of bridgeRanges(all, MINUTE_MS, HOUR_MS, 6 * HOUR_MS)) {
+      await this.#refreshRange(
+        a,
+        b,
+        all.filter((m) => m >= a && m < b),
+        idsByMinute,
+      );
+    }
+  }
+
+  async #refreshRange(
+    fromMs: number,
+    toMs: number,
+    chunk: readonly number[],
+    idsByMinute: ReadonlyMap<number, string[]>,
+  ): Promise<void> {
+    const s = this.#s;
     const client = await this.#connect();
     let broken = false;
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`gemba-historian-rollup:${s}`]);
-      // The exact rows read are deleted at the end: with several writers, ids do not commit in
-      // order, so a row with a smaller id may still appear after this read.
-      const d = await client.query(
-        `SELECT array_agg(id) AS ids, array_agg(DISTINCT minute) AS minutes FROM ${s}.dirty`,
-      );
-      const row = d.rows[0] as { ids: string[] | null; minutes: string[] | null };
-      if (row.ids === null) {
-        await client.query('COMMIT');
-        return;
-      }
       const f = await this.#floors(client);
       const minFloor = Math.ceil(f.raw / MINUTE_MS) * MINUTE_MS;
-      const minutes = (row.minutes ?? [])
-        .map(toNumber)
-        .filter((m) => m >= minFloor && m >= f.r1m)
-        .sort((a, b) => a - b);
+      const a = Math.max(fromMs, minFloor, Math.ceil(f.r1m / MINUTE_MS) * MINUTE_MS);
+      const b = toMs;
       const hourFloor = Math.ceil(f.r1m / HOUR_MS) * HOUR_MS;
-      const hours = [...new Set(minutes.map((m) => floorTo(m, HOUR_MS)))]
+      const hours = [...new Set(chunk.filter((m) => m >= a).map((m) => floorTo(m, HOUR_MS)))]
         .filter((h) => h >= hourFloor && h >= f.r1h)
-        .sort((a, b) => a - b);
-      for (const [a, b] of contiguous(minutes, MINUTE_MS)) {
+        .sort((x, y) => x - y);
+      if (a < b) {
         await client.query(`DELETE FROM ${s}.rollup_1m WHERE bucket >= ${a} AND bucket < ${b}`);
         await client.query(
           `INSERT INTO ${s}.rollup_1m SELECT ${RAW_AGG(MINUTE_MS)} FROM ${s}.raw WHERE ts >= ${a} AND ts < ${b} AND ${AGG_WHERE} GROUP BY 1, 2`,
         );
       }
-      for (const [a, b] of contiguous(hours, HOUR_MS)) {
+      for (const [a, b] of bridgeRanges(hours, HOUR_MS, HOUR_MS, 7 * 24 * HOUR_MS)) {
         await client.query(`DELETE FROM ${s}.rollup_1h WHERE bucket >= ${a} AND bucket < ${b}`);
         await client.query(
           `INSERT INTO ${s}.rollup_1h ${mergeSql(`${s}.rollup_1m`, HOUR_MS, `bucket >= ${a} AND bucket < ${b}`)}`,
         );
       }
-      await client.query(`DELETE FROM ${s}.dirty WHERE id = ANY($1::int8[])`, [row.ids]);
+      const ids = chunk.flatMap((m) => idsByMinute.get(m) ?? []);
+      await client.query(`DELETE FROM ${s}.dirty WHERE id = ANY($1::int8[])`, [ids]);
       await client.query('COMMIT');
     } catch (err: unknown) {
       broken = true;
@@ -468,7 +506,11 @@ export class PostgresHistorian implements Historian {
         if (aligned(w) && range.fromMs >= floor) {
           await this.refreshRollups();
           const where = `sid = ANY('{${sids.join(',')}}'::int4[]) AND bucket >= ${lit(range.fromMs)} AND bucket < ${lit(range.toMs)}`;
-          const r = await this.#pool.query(mergeSql(`${this.#s}.${table}`, bucketMs, where));
+          const r = await this.#pool.query(
+            bucketMs === w
+              ? `SELECT ${ROLLUP_COLS} FROM ${this.#s}.${table} WHERE ${where}`
+              : mergeSql(`${this.#s}.${table}`, bucketMs, where),
+          );
           return this.#toRows(r.rows);
         }
       }
