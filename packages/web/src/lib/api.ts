@@ -15,14 +15,17 @@ export function initToken(): string | null {
   return sessionStorage.getItem(KEY);
 }
 
+/** Keeps `token` for this tab (sessionStorage). */
 export function setToken(token: string): void {
   sessionStorage.setItem(KEY, token);
 }
 
+/** Forgets the token (sign out). */
 export function clearToken(): void {
   sessionStorage.removeItem(KEY);
 }
 
+/** The token of this tab, or an empty string. */
 export function token(): string {
   return sessionStorage.getItem(KEY) ?? '';
 }
@@ -62,6 +65,7 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   return (type.includes('json') ? await res.json() : await res.text()) as T;
 }
 
+/** GET/POST/DELETE with the bearer token; rejects with {@link ApiError} on a non-2xx answer. */
 export const api = {
   get: <T>(path: string) => request<T>('GET', path),
   post: <T>(path: string, body: unknown) => request<T>('POST', path, body),

@@ -25,6 +25,7 @@ class AppState {
   }
 }
 
+/** The page-wide state: model, user, route. */
 export const app = new AppState();
 
 addEventListener('hashchange', () => {

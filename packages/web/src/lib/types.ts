@@ -2,11 +2,15 @@
 // talks to the server over HTTP/WebSocket only, so these mirror @gemba/server's JSON.
 import type { MachineState, Quality, SampleValue } from '@gemba/core';
 
+/** Re-exported from core (types only). */
 export type { MachineState, Quality, SampleValue };
 
+/** API roles, least privileged first. */
 export type Role = 'viewer' | 'operator' | 'engineer' | 'admin';
+/** Every role, least privileged first. */
 export const ROLES: readonly Role[] = ['viewer', 'operator', 'engineer', 'admin'];
 
+/** A signal as `GET /api/model` describes it. */
 export interface SignalMeta {
   path: string;
   name: string;
@@ -25,6 +29,7 @@ export interface SignalMeta {
   periodMs?: number;
 }
 
+/** An asset as `GET /api/model` describes it. */
 export interface AssetMeta {
   path: string;
   id: string;
@@ -38,6 +43,7 @@ export interface AssetMeta {
   station?: string;
 }
 
+/** A line with its stations in flow order and its buffers (paths). */
 export interface LineMeta {
   path: string;
   id: string;
@@ -46,6 +52,7 @@ export interface LineMeta {
   buffers: { path: string; id: string; from: string; to: string; capacity: number }[];
 }
 
+/** The answer of `GET /api/model`. */
 export interface ModelView {
   enterprise: string;
   name: string;
@@ -57,6 +64,7 @@ export interface ModelView {
   shifts: { id: string; name?: string; start: string; end: string }[];
 }
 
+/** KPIs of a station or line (ratios 0..1, throughput in parts/h). */
 export interface Kpi {
   path: string;
   fromMs: number;
@@ -72,8 +80,10 @@ export interface Kpi {
   targetPerHour?: number;
 }
 
+/** ISA-18.2 priorities. */
 export type AlarmPriority = 'low' | 'medium' | 'high' | 'urgent';
 
+/** An alarm as the API reports it. */
 export interface Alarm {
   id: string;
   source: string;
@@ -90,6 +100,7 @@ export interface Alarm {
   shelvedBy?: string;
 }
 
+/** One live entry from the WebSocket, numbered by `seq`. */
 export type TwinEntry =
   | { kind: 'value'; path: string; value: SampleValue | null; quality: Quality; ts: number; seq: number }
   | {
@@ -105,10 +116,14 @@ export type TwinEntry =
   | { kind: 'bottleneck'; path: string; station: string | null; sinceMs: number; seq: number }
   | { kind: 'alarm'; path: string; alarm: Alarm; seq: number };
 
+/** A signal value entry. */
 export type ValueEntry = Extract<TwinEntry, { kind: 'value' }>;
+/** A station's machine state entry. */
 export type StateEntry = Extract<TwinEntry, { kind: 'state' }>;
+/** A line's bottleneck entry. */
 export type BottleneckEntry = Extract<TwinEntry, { kind: 'bottleneck' }>;
 
+/** Messages of the live WebSocket (docs/api.md). */
 export type ServerMessage =
   | { type: 'hello'; epoch: string; seq: number; now: number; timezone: string; heartbeatMs: number }
   | { type: 'snapshot'; seq: number; now: number; patterns: string[]; entries: TwinEntry[] }
@@ -117,12 +132,14 @@ export type ServerMessage =
   | { type: 'pong'; seq: number; now: number }
   | { type: 'error'; error: { code: string; message: string } };
 
+/** A mean with its 95 % confidence interval. */
 export interface Estimate {
   mean: number;
   lo: number;
   hi: number;
 }
 
+/** The predicted outcome of one what-if scenario. */
 export interface ScenarioResult {
   name: string;
   throughputPerHour: Estimate;
@@ -130,6 +147,7 @@ export interface ScenarioResult {
   bottleneck: { station: string; share: number };
 }
 
+/** A what-if job as `GET /api/sim/jobs/{id}` reports it. */
 export interface SimJob {
   id: string;
   status: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -145,6 +163,7 @@ export interface SimJob {
   error?: string;
 }
 
+/** A historian event (state, alarm, audit, order, system). */
 export interface HistorianEvent {
   id: string;
   kind: string;
