@@ -57,6 +57,27 @@ describe('anomaly detectors', () => {
     expect(ev.find((e) => e.kind === 'stuck')?.i).toBe(3000 + DEFAULT_ANOMALY_PARAMS.stuckSamples - 1);
   });
 
+  it('flag a frozen sensor that stops reporting (by exception)', () => {
+    const events: string[] = [];
+    const d = new AnomalyDetectors(
+      [{}],
+      { ...DEFAULT_ANOMALY_PARAMS, baselineSamples: 100 },
+      (_i, kind, detail, ts) => events.push(`${kind}@${ts / 1000}:${detail}`),
+    );
+    const n = noise(7);
+    const ts = new Float64Array(1);
+    const vs = new Float64Array(1);
+    for (let i = 0; i < 200; i++) {
+      ts[0] = i * 1000;
+      vs[0] = 20 + n();
+      d.add(0, ts, vs);
+    }
+    d.checkSilent(0, 199_000 + 10_000);
+    expect(events).toEqual([]);
+    d.checkSilent(0, 199_000 + 31_000);
+    expect(events).toEqual(['stuck@230:no new value for 31 s']);
+  });
+
   it('flag a rising trend projected to cross its limit long before it does', () => {
     // Bearing-like wear: 2 mm/s growing by 16 %/h, limit 7.1 mm/s (crossed after ~7.9 h).
     const ev = run((i, n) => 2 * Math.exp((0.16 * i) / 3600) + 0.1 * n(), 8 * 3600, { trendHi: 7.1 });

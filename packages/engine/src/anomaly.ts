@@ -100,6 +100,8 @@ export class AnomalyDetectors {
   readonly #bits: Int32Array;
   readonly #last: Float64Array;
   readonly #stuck: Int32Array;
+  readonly #lastTs: Float64Array;
+  readonly #gap: Float64Array;
   readonly #active: Uint8Array;
   readonly #lastFire: Float64Array;
   readonly #minStart: Float64Array;
@@ -154,6 +156,8 @@ export class AnomalyDetectors {
     this.#bits = new Int32Array(n * 6);
     this.#last = new Float64Array(n).fill(Number.NaN);
     this.#stuck = new Int32Array(n);
+    this.#lastTs = new Float64Array(n).fill(Number.NaN);
+    this.#gap = new Float64Array(n);
     this.#active = new Uint8Array(n * K);
     this.#lastFire = new Float64Array(n * K).fill(Number.NEGATIVE_INFINITY);
     this.#minStart = new Float64Array(n).fill(Number.NaN);
@@ -214,6 +218,13 @@ export class AnomalyDetectors {
     this.#minute(idx, times, values);
     const last = this.#last[idx] as number;
     this.#last[idx] = v;
+    // Typical time between values (EWMA), for the silence check of a frozen sensor.
+    const lastTs = this.#lastTs[idx] as number;
+    if (!Number.isNaN(lastTs) && ts > lastTs) {
+      const g = this.#gap[idx] as number;
+      this.#gap[idx] = g > 0 ? 0.9 * g + 0.1 * (ts - lastTs) : ts - lastTs;
+    }
+    this.#lastTs[idx] = ts;
     // Baseline learning.
     let sigma = this.#sigma[idx] as number;
     if (Number.isNaN(sigma)) {
@@ -306,6 +317,29 @@ export class AnomalyDetectors {
     else if (popcount(a1 & 0b11111) >= 4 || popcount(b1 & 0b11111) >= 4) rule = 3;
     else if (a0 === 0xff || b0 === 0xff) rule = 4;
     if (this.#edge(idx, RUN, rule > 0)) this.#fire(idx, RUN, rule, ts, v);
+  }
+
+  /**
+   * A frozen sensor that reports by exception sends nothing: flags `stuck` when signal `idx`,
+   * which normally varies, has had no new value for `stuckSamples` times its typical interval.
+   * The caller skips signals that are not expected to report (bad quality, machine stopped).
+   */
+  checkSilent(idx: number, nowMs: number): void {
+    if (this.#enabled[idx] !== 1) return;
+    const gap = this.#gap[idx] as number;
+    const lastTs = this.#lastTs[idx] as number;
+    if (!(gap > 0) || Number.isNaN(lastTs) || !((this.#sigma[idx] as number) > 0)) return;
+    const silentMs = nowMs - lastTs;
+    if (silentMs > this.#p.stuckSamples * gap && this.#edge(idx, STUCK, true)) {
+      this.#fire(
+        idx,
+        STUCK,
+        silentMs,
+        nowMs,
+        this.#last[idx] as number,
+        `no new value for ${Math.round(silentMs / 1000)} s`,
+      );
+    }
   }
 
   #minute(idx: number, times: Float64Array, values: Float64Array): void {

@@ -82,7 +82,7 @@ describe('bad input never corrupts a KPI', () => {
             else if (kind === 1) row = [sig, ts + 0.5, Number.NaN, 'good'];
             else if (kind === 2) row = [sig, ts + 0.5, 'x', 'good'];
             else if (kind === 3) row = [sig, ts - 1, 1e9, 'good'];
-            else row = [sig, ts, 1e9, 'good'];
+            else row = [...before]; // the same sample again
             dirty.splice(at, 0, row);
             expectedBad++;
           }

@@ -424,7 +424,15 @@ class GembaEngine implements Engine {
         stats[so + ST_BACK] = (stats[so + ST_BACK] as number) + 1;
         continue;
       }
-      if (t === last) {
+      if (
+        t === last &&
+        q === this.#quality[idx] &&
+        (k === VALUE_KIND.string
+          ? batch.str?.[i] === this.#str[idx]
+          : v === this.#num[idx] || Number.isNaN(v))
+      ) {
+        // The same sample again. A different value at the same time is a correction and is taken
+        // (last write wins, as in the historian).
         stats[so + ST_DUP] = (stats[so + ST_DUP] as number) + 1;
         continue;
       }
@@ -718,6 +726,14 @@ class GembaEngine implements Engine {
         const at = tr.lastCountMs + after;
         if (now > at) this.#setState(w, Math.max(tr.since, at), this.#derive(w, now));
       }
+    }
+    for (let idx = 0; idx < this.#paths.length; idx++) {
+      if (!this.#anomaly.enabled(idx) || this.#quality[idx] === QUALITY_CODE.bad) continue;
+      const st = this.#stationOf[idx] as number;
+      if (st >= 0 && (this.#stations[st] as StationWiring).tracker.state === 'offline') continue;
+      if (this.#gated[idx] === 1 && (this.#stations[st] as StationWiring).tracker.state !== 'running')
+        continue;
+      this.#anomaly.checkSilent(idx, now);
     }
     for (const a of this.#alarms) {
       if (a.shelvedUntil !== undefined && now >= a.shelvedUntil) this.#alarmTransition(a, a.unshelve(now));
