@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { busContractSuite, serviceSkipReason } from '@gemba/core/testing';
-import { describe } from 'vitest';
+import { busContractSuite } from '@gemba/core/testing';
+import { afterAll, describe } from 'vitest';
 import { JetStreamBus } from '../src/index.ts';
+import { testNats } from './nats-url.ts';
 
-const NATS_URL = 'nats://127.0.0.1:4222';
-const skip = await serviceSkipReason('nats');
+const nats = await testNats();
+const skip = nats === undefined ? 'no nats-server' : undefined;
 
 /** Deletes every stream whose name starts with `prefix` (this fixture's streams only). */
 async function deleteStreams(bus: JetStreamBus, prefix: string): Promise<void> {
@@ -13,12 +14,16 @@ async function deleteStreams(bus: JetStreamBus, prefix: string): Promise<void> {
     if (name.startsWith(`${prefix}_`)) await jsm.streams.delete(name);
 }
 
-describe.skipIf(skip !== undefined)('JetStreamBus on the shared nats-server', () => {
+afterAll(async () => {
+  await nats?.release();
+});
+
+describe.skipIf(skip !== undefined)('JetStreamBus on a real nats-server', () => {
   busContractSuite('nats-jetstream', async () => {
     // One stream per contract-suite prefix (gemba.samples.t<random>.>), names unique to this run.
     const namePrefix = `GT${randomUUID().replaceAll('-', '').slice(0, 10)}`;
     const bus = await JetStreamBus.connect(
-      { servers: NATS_URL, name: 'gemba-test-bus' },
+      { servers: nats?.url as string, name: 'gemba-test-bus' },
       { layout: { namePrefix, siteDepth: 1 }, stream: { storage: 'memory', maxAgeMs: 600_000 } },
     );
     return {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { SampleBatch } from '@gemba/core';
-import { Collector, serviceSkipReason } from '@gemba/core/testing';
+import { Collector } from '@gemba/core/testing';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   connectNats,
   KvTwinMirror,
@@ -10,19 +10,25 @@ import {
   type TwinRecord,
   type TwinStoreChange,
 } from '../src/index.ts';
+import { testNats } from './nats-url.ts';
 
-const skip = await serviceSkipReason('nats');
+const nats = await testNats();
+const skip = nats === undefined ? 'no nats-server' : undefined;
 
 interface StateEntry extends TwinRecord {
   kind: 'state';
   state: string;
 }
 
-describe.skipIf(skip !== undefined)('KvTwinStore on the shared nats-server', () => {
+afterAll(async () => {
+  await nats?.release();
+});
+
+describe.skipIf(skip !== undefined)('KvTwinStore on a real nats-server', () => {
   let nc: NatsConnection;
   let twin: KvTwinStore;
   beforeEach(async () => {
-    nc = await connectNats({ servers: 'nats://127.0.0.1:4222', name: 'gemba-test-twin' });
+    nc = await connectNats({ servers: nats?.url as string, name: 'gemba-test-twin' });
     twin = await KvTwinStore.open(nc, {
       bucket: `gemba-twin-test-${randomUUID().slice(0, 8)}`,
       storage: 'memory',
@@ -69,7 +75,7 @@ describe.skipIf(skip !== undefined)('KvTwinStore on the shared nats-server', () 
   });
 
   it('serves a second, stateless reader and streams changes to a watcher', async () => {
-    const nc2 = await connectNats({ servers: 'nats://127.0.0.1:4222', name: 'gemba-test-twin-reader' });
+    const nc2 = await connectNats({ servers: nats?.url as string, name: 'gemba-test-twin-reader' });
     try {
       const reader = await KvTwinStore.open<StateEntry>(nc2, { bucket: twin.bucket });
       const changes = new Collector<TwinStoreChange<StateEntry>>();

@@ -1,12 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { BusMessage } from '@gemba/core';
-import { Collector, serviceSkipReason, taggedBatch, tagOf } from '@gemba/core/testing';
+import { Collector, taggedBatch, tagOf } from '@gemba/core/testing';
 import { Kvm } from '@nats-io/kv';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { JetStreamBus, type LineConsumers, startLineConsumers } from '../src/index.ts';
+import { testNats } from './nats-url.ts';
 
-const skip = await serviceSkipReason('nats');
-const URL = 'nats://127.0.0.1:4222';
+const nats = await testNats();
+const skip = nats === undefined ? 'no nats-server' : undefined;
+
+afterAll(async () => {
+  await nats?.release();
+});
 
 describe.skipIf(skip !== undefined)('line consumers across a group of processes', () => {
   const buses: JetStreamBus[] = [];
@@ -29,7 +34,7 @@ describe.skipIf(skip !== undefined)('line consumers across a group of processes'
     const lines = [1, 2, 3, 4, 5, 6].map((i) => `t${run}/p1/assembly/line${i}`);
     const connect = async (name: string): Promise<JetStreamBus> => {
       const bus = await JetStreamBus.connect(
-        { servers: URL, name },
+        { servers: nats?.url as string, name },
         { layout: { namePrefix }, stream: { storage: 'memory', maxAgeMs: 600_000 } },
       );
       buses.push(bus);

@@ -1,21 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { serviceSkipReason } from '@gemba/core/testing';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connectNats, PartitionLeases } from '../src/index.ts';
+import { testNats } from './nats-url.ts';
 
-const skip = await serviceSkipReason('nats');
-const URL = 'nats://127.0.0.1:4222';
+const nats = await testNats();
+const skip = nats === undefined ? 'no nats-server' : undefined;
 const LINES = [1, 2, 3, 4, 5, 6].map((i) => `acme/plant1/assembly/line${i}`);
 
-describe.skipIf(skip !== undefined)('PartitionLeases on the shared nats-server', () => {
+afterAll(async () => {
+  await nats?.release();
+});
+
+describe.skipIf(skip !== undefined)('PartitionLeases on a real nats-server', () => {
   const conns: NatsConnection[] = [];
   const members: PartitionLeases[] = [];
   let bucket = '';
   afterEach(async () => {
     for (const m of members.splice(0)) await m.stop();
-    const admin = await connectNats({ servers: URL });
+    const admin = await connectNats({ servers: nats?.url as string });
     await (await new Kvm(admin).open(bucket)).destroy();
     await admin.close();
     for (const c of conns.splice(0)) if (!c.isClosed()) await c.close();
@@ -25,7 +29,7 @@ describe.skipIf(skip !== undefined)('PartitionLeases on the shared nats-server',
     name: string,
     events: string[],
   ): Promise<{ leases: PartitionLeases; nc: NatsConnection }> {
-    const nc = await connectNats({ servers: URL, name });
+    const nc = await connectNats({ servers: nats?.url as string, name });
     conns.push(nc);
     const leases = await PartitionLeases.start(nc, {
       partitions: LINES,

@@ -1,2 +1,2 @@
-export * from './nats-server.ts';
 export * from './multi-line-model.ts';
+export * from './nats-server.ts';
