@@ -53,6 +53,20 @@ describe('REST API', () => {
     await p?.close();
   });
 
+  it('documents responses with their schemas', async () => {
+    const doc = (
+      await p.app.inject({ method: 'GET', url: '/api/openapi.json', headers: as('viewer') })
+    ).json();
+    const twin = doc.paths['/api/twin'].get.responses['200'].content['application/json'].schema;
+    expect(Object.keys(twin.properties)).toEqual(['seq', 'epoch', 'now', 'entries']);
+    const job = doc.paths['/api/sim/jobs/{id}'].get;
+    expect(job.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path', required: true })]);
+    expect(doc.paths['/api/setpoints'].post.requestBody.content['application/json'].schema.required).toEqual([
+      'path',
+      'value',
+    ]);
+  });
+
   it('describes every route in the OpenAPI document', () => {
     expect(ops.length).toBeGreaterThanOrEqual(25);
     const urls = ops.map((o) => `${o.method} ${o.url}`);

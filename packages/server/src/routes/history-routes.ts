@@ -1,5 +1,6 @@
 import { GembaError } from '@gemba/core';
 import { z } from 'zod';
+import { bucketsSchema, eventsSchema, lastSchema, rawSchema } from '../response-schemas.ts';
 import { type RouteSpec, route } from '../route-spec.ts';
 import { type ApiContext, pathList, resolveRange, timeParam } from './context.ts';
 
@@ -24,6 +25,7 @@ export function historyRoutes(ctx: ApiContext): RouteSpec[] {
     route({
       method: 'GET',
       url: '/api/history/raw',
+      response: rawSchema,
       role: 'viewer',
       tag: 'history',
       summary: 'Raw samples of one signal in a range (time order)',
@@ -41,6 +43,7 @@ export function historyRoutes(ctx: ApiContext): RouteSpec[] {
     route({
       method: 'GET',
       url: '/api/history/buckets',
+      response: bucketsSchema,
       role: 'viewer',
       tag: 'history',
       summary:
@@ -61,6 +64,7 @@ export function historyRoutes(ctx: ApiContext): RouteSpec[] {
     route({
       method: 'GET',
       url: '/api/history/last',
+      response: lastSchema,
       role: 'viewer',
       tag: 'history',
       summary: 'The latest stored sample of each signal',
@@ -71,6 +75,7 @@ export function historyRoutes(ctx: ApiContext): RouteSpec[] {
     route({
       method: 'GET',
       url: '/api/history/states',
+      response: eventsSchema,
       role: 'viewer',
       tag: 'history',
       summary: 'State timeline of a station (or every station below a path) in a range',
@@ -94,6 +99,7 @@ export function historyRoutes(ctx: ApiContext): RouteSpec[] {
     route({
       method: 'GET',
       url: '/api/history/events',
+      response: eventsSchema,
       role: 'viewer',
       tag: 'history',
       summary: 'Historian events (state, alarm, audit, order, system) in a range, optionally below a path',

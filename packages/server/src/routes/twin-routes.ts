@@ -1,6 +1,7 @@
 import { GembaError, validatePattern } from '@gemba/core';
 import { z } from 'zod';
 import { notAvailable } from '../http-error.ts';
+import { kpiSchema, twinSnapshotSchema } from '../response-schemas.ts';
 import { type RouteSpec, route } from '../route-spec.ts';
 import { type ApiContext, resolveRange, timeParam } from './context.ts';
 
@@ -11,6 +12,7 @@ export function twinRoutes(ctx: ApiContext): RouteSpec[] {
     route({
       method: 'GET',
       url: '/api/twin',
+      response: twinSnapshotSchema,
       role: 'viewer',
       tag: 'twin',
       summary:
@@ -35,6 +37,7 @@ export function twinRoutes(ctx: ApiContext): RouteSpec[] {
     route({
       method: 'GET',
       url: '/api/kpis',
+      response: kpiSchema,
       role: 'viewer',
       tag: 'kpis',
       summary:

@@ -1,6 +1,7 @@
 import { GembaError } from '@gemba/core';
 import { z } from 'zod';
 import { notAvailable, notFound } from '../http-error.ts';
+import { alarmSchema, eventsSchema, simJobSchema } from '../response-schemas.ts';
 import { type RouteSpec, route } from '../route-spec.ts';
 import type { ProductionOrder } from '../runtime/runtime.ts';
 import { webhookSchema } from '../webhooks.ts';
@@ -98,6 +99,7 @@ export function writeRoutes(ctx: ApiContext): RouteSpec[] {
     route({
       method: 'GET',
       url: '/api/alarms',
+      response: z.array(alarmSchema),
       role: 'viewer',
       tag: 'alarms',
       summary: 'Current alarms (active, and cleared but unacknowledged) by priority, then time',
@@ -115,6 +117,7 @@ export function writeRoutes(ctx: ApiContext): RouteSpec[] {
     route({
       method: 'GET',
       url: '/api/alarms/journal',
+      response: eventsSchema,
       role: 'viewer',
       tag: 'alarms',
       summary: 'The alarm journal: transitions and notification deliveries in a range',
@@ -138,6 +141,7 @@ export function writeRoutes(ctx: ApiContext): RouteSpec[] {
     route({
       method: 'POST',
       url: '/api/alarms/:id/ack',
+      response: alarmSchema,
       role: 'operator',
       tag: 'alarms',
       summary: 'Acknowledge an alarm (operator)',
@@ -162,6 +166,7 @@ export function writeRoutes(ctx: ApiContext): RouteSpec[] {
     route({
       method: 'POST',
       url: '/api/alarms/:id/shelve',
+      response: alarmSchema,
       role: 'operator',
       tag: 'alarms',
       summary: 'Shelve an alarm for a while, with a reason (operator)',
@@ -223,6 +228,7 @@ export function writeRoutes(ctx: ApiContext): RouteSpec[] {
     route({
       method: 'GET',
       url: '/api/sim/jobs',
+      response: z.array(simJobSchema),
       role: 'viewer',
       tag: 'simulation',
       summary: 'What-if simulation jobs',
@@ -234,6 +240,7 @@ export function writeRoutes(ctx: ApiContext): RouteSpec[] {
     route({
       method: 'POST',
       url: '/api/sim/jobs',
+      response: simJobSchema,
       role: 'engineer',
       tag: 'simulation',
       summary: 'Start a what-if run: scenarios of changes compared with the calibrated baseline (engineer)',
@@ -254,6 +261,7 @@ export function writeRoutes(ctx: ApiContext): RouteSpec[] {
     route({
       method: 'GET',
       url: '/api/sim/jobs/:id',
+      response: simJobSchema,
       role: 'viewer',
       tag: 'simulation',
       summary: "A what-if job's progress and result",
@@ -323,6 +331,7 @@ export function writeRoutes(ctx: ApiContext): RouteSpec[] {
     route({
       method: 'GET',
       url: '/api/audit',
+      response: eventsSchema,
       role: 'engineer',
       tag: 'audit',
       summary:
