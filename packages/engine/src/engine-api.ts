@@ -117,9 +117,10 @@ export interface Engine {
    * of kind `state`) and part-counter history since `fromMs` (default: the earlier of the
    * current shift's start and `kpiWindowMs` ago), then every signal's last value. KPIs then
    * cover what happened before the engine (re)started, e.g. when a line moves to another engine
-   * node. Without a historian, or once data was taken in, it does nothing.
+   * node. With `line`, only that line's stations and signals (when a line moves to this engine
+   * node). Without a historian, or once data was taken in for them, it does nothing.
    */
-  restore(options?: { fromMs?: number }): Promise<RestoreSummary>;
+  restore(options?: { fromMs?: number; line?: string }): Promise<RestoreSummary>;
   /** Stops timers and consumers and flushes pending historian writes. */
   stop(): Promise<void>;
 

@@ -764,15 +764,22 @@ class GembaEngine implements Engine {
     return sub;
   }
 
-  async restore(options: { fromMs?: number } = {}): Promise<RestoreSummary> {
+  async restore(options: { fromMs?: number; line?: string } = {}): Promise<RestoreSummary> {
     const summary: RestoreSummary = { intervals: 0, counterSamples: 0, signals: 0 };
     const h = this.#historian;
-    if (h === undefined || this.#feed.seq > 0 || this.#ts.some((t) => !Number.isNaN(t))) return summary;
+    if (h === undefined) return summary;
+    // Only what has seen no data yet: the whole engine, or one line's signals.
+    const inScope = (path: string | undefined): boolean =>
+      options.line === undefined ||
+      (path !== undefined && (path === options.line || path.startsWith(`${options.line}/`)));
+    const paths = this.#paths.filter((p, i) => inScope(this.#contexts[i]?.line ?? p));
+    if (paths.some((p) => !Number.isNaN(this.#ts[this.#index.get(p) as number] as number))) return summary;
+    const stations = this.#stations.filter((w) => inScope(w.tracker.line));
     const now = this.#clock.now();
     const shift = this.#calendar.current(now);
     const fromMs =
       options.fromMs ?? Math.min(now - this.#t.kpiWindowMs, shift?.startMs ?? Number.POSITIVE_INFINITY);
-    for (const w of this.#stations) {
+    for (const w of stations) {
       const tr = w.tracker;
       // An interval is filed under its start: look back a day for one still running at fromMs.
       const events = await h.queryEvents({
@@ -815,12 +822,12 @@ class GembaEngine implements Engine {
         }
       }
     }
-    const last = await h.lastValues(this.#paths);
+    const last = paths.length === 0 ? [] : await h.lastValues(paths);
     // The stations' current state from the last state, reason and fault values, set before the
     // values go through `ingest` so that they re-derive the same state instead of passing through
     // intermediate ones.
     const lastOf = new Map(last.map((x) => [x.signal, x]));
-    for (const w of this.#stations) {
+    for (const w of stations) {
       const tr = w.tracker;
       let latest = Number.NaN;
       const read = (role: 'state' | 'state_reason' | 'fault_code'): number => {

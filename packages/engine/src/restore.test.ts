@@ -56,7 +56,12 @@ describe('restore', () => {
     await a.stop();
 
     const b = createEngine({ model, clock, logger: silentLogger(), historian });
-    const summary = await b.restore({ fromMs: t0 });
+    expect(await b.restore({ fromMs: t0, line: 'acme/plant1/other' })).toEqual({
+      intervals: 0,
+      counterSamples: 0,
+      signals: 0,
+    });
+    const summary = await b.restore({ fromMs: t0, line: L });
     expect(summary.intervals).toBe(2);
     expect(summary.counterSamples).toBe(62);
     const after = b.stationKpis(`${L}/weld`, window);
@@ -68,6 +73,8 @@ describe('restore', () => {
     // New data continues from there.
     b.ingest(batchOf(`${L}/weld/parts_total`, t0 + 1_900_000, 131));
     expect(b.stationKpis(`${L}/weld`)?.partsTotal).toBe(31);
+    // Once data was taken in, restoring again does nothing.
+    expect((await b.restore({ line: L })).signals).toBe(0);
     await b.stop();
   });
 });
