@@ -246,59 +246,43 @@ export class EmbeddedHistorian implements Historian {
     if (this.#closed) throw new GembaError('GEMBA_HISTORIAN_UNAVAILABLE', 'the embedded historian is closed');
   }
 
-  async #ensurePartition(start: number): Promise<Partition> {
-    let p = this.#partitions.get(start);
+  /** The partition holding `start`, created (inside the caller's transaction) when missing. */
+  async #ensurePartition(start: number, created: Map<number, Partition>): Promise<Partition> {
+    const p = this.#partitions.get(start) ?? created.get(start);
     if (p !== undefined) return p;
-    p = { start, name: `raw_${start}`, sorted: false };
-    await this.#c.run(`CREATE TABLE IF NOT EXISTS ${p.name} (${RAW_COLUMNS})`);
-    await this.#c.run('INSERT OR REPLACE INTO partitions VALUES ($1, $2, false)', [start, p.name]);
-    this.#partitions.set(start, p);
-    return p;
+    const fresh: Partition = { start, name: `raw_${start}`, sorted: false };
+    await this.#c.run(`CREATE TABLE IF NOT EXISTS ${fresh.name} (${RAW_COLUMNS})`);
+    await this.#c.run('INSERT OR REPLACE INTO partitions VALUES ($1, $2, false)', [start, fresh.name]);
+    created.set(start, fresh);
+    return fresh;
   }
 
-  async append(batch: SampleBatch): Promise<void> {
+  append(batch: SampleBatch): Promise<void> {
     return this.#q.run(() => this.#append(batch));
   }
 
+  /**
+   * One transaction per batch (the appender takes part in it), so a failed or interrupted
+   * append leaves nothing behind and in-memory state changes only after the commit.
+   */
   async #append(batch: SampleBatch): Promise<void> {
     this.#checkOpen();
     const n = batch.length;
     if (n === 0) return;
-    // Signal ids: new signals are stored before any row refers to them.
     const newSignals: [number, string][] = [];
     const sidOf = new Int32Array(n);
+    const pendingSids = new Map<string, number>();
     for (let i = 0; i < n; i++) {
       const path = batch.signals[i] as string;
-      let sid = this.#sids.get(path);
+      let sid = this.#sids.get(path) ?? pendingSids.get(path);
       if (sid === undefined) {
-        sid = this.#paths.length;
-        this.#sids.set(path, sid);
-        this.#paths.push(path);
-        this.#lastTs[sid] = Number.NEGATIVE_INFINITY;
+        sid = this.#paths.length + newSignals.length;
+        pendingSids.set(path, sid);
         newSignals.push([sid, path]);
       }
       sidOf[i] = sid;
     }
-    if (newSignals.length > 0) {
-      try {
-        const a = await this.#c.createAppender('signals');
-        for (const [sid, path] of newSignals) {
-          a.appendInteger(sid);
-          a.appendVarchar(path);
-          a.endRow();
-        }
-        a.flushSync();
-        a.closeSync();
-      } catch (err: unknown) {
-        for (const [sid, path] of newSignals) {
-          this.#sids.delete(path);
-          this.#lastTs[sid] = Number.NEGATIVE_INFINITY;
-        }
-        this.#paths.length = newSignals[0]?.[0] ?? this.#paths.length;
-        throw this.#unavailable('cannot store new signals', err);
-      }
-    }
-    // Classify rows: newer than the signal's latest time → append; otherwise replace.
+    // Classify rows: newer than the signal's latest stored time → append; otherwise replace.
     const pw = this.#partitionMs;
     const fast = new Map<number, number[]>();
     const slow = new Map<string, number>();
@@ -310,7 +294,8 @@ export class EmbeddedHistorian implements Historian {
       const sid = sidOf[i] as number;
       const ts = tsCol[i] as number;
       const li = newLast.get(sid);
-      const lastTs = li === undefined ? (this.#lastTs[sid] as number) : (tsCol[li] as number);
+      const lastTs =
+        li === undefined ? (this.#lastTs[sid] ?? Number.NEGATIVE_INFINITY) : (tsCol[li] as number);
       if (ts > lastTs) {
         const start = floorTo(ts, pw);
         let rows = fast.get(start);
@@ -330,30 +315,53 @@ export class EmbeddedHistorian implements Historian {
         if (!this.#dirty.has(m)) minutes.add(m);
       }
     }
+    const c = this.#c;
+    const created = new Map<number, Partition>();
+    const touched = new Set<Partition>();
     try {
-      // Minutes whose rollups must be recomputed are recorded before the data, so a crash in
-      // between cannot leave stale rollups behind.
-      if (minutes.size > 0) {
-        await this.#c.run(`INSERT INTO dirty VALUES ${[...minutes].map((m) => `(${m})`).join(',')}`);
-        for (const m of minutes) this.#dirty.add(m);
+      await c.run('BEGIN TRANSACTION');
+      if (newSignals.length > 0) {
+        const a = await c.createAppender('signals');
+        for (const [sid, path] of newSignals) {
+          a.appendInteger(sid);
+          a.appendVarchar(path);
+          a.endRow();
+        }
+        a.flushSync();
+        a.closeSync();
       }
+      // Minutes whose rollups must be recomputed are recorded with the data.
+      if (minutes.size > 0)
+        await c.run(`INSERT INTO dirty VALUES ${[...minutes].map((m) => `(${m})`).join(',')}`);
       for (const [start, rows] of fast) {
-        const p = await this.#ensurePartition(start);
-        const a = await this.#c.createAppender(p.name);
+        const p = await this.#ensurePartition(start, created);
+        const a = await c.createAppender(p.name);
         for (const i of rows) this.#appendRow(a, batch, i, sidOf[i] as number);
         a.flushSync();
         a.closeSync();
-        if (p.sorted) await this.#markUnsorted(p);
+        touched.add(p);
       }
-      if (slow.size > 0)
-        await this.#replace(
-          batch,
-          sidOf,
-          [...slow.values()].sort((x, y) => x - y),
-        );
+      if (slow.size > 0) {
+        const rows = [...slow.values()].sort((x, y) => x - y);
+        for (const p of await this.#replace(batch, sidOf, rows, created)) touched.add(p);
+      }
+      for (const p of touched) {
+        if (p.sorted) await c.run('UPDATE partitions SET sorted = false WHERE start_ms = $1', [p.start]);
+      }
+      await c.run('COMMIT');
     } catch (err: unknown) {
+      await c.run('ROLLBACK').catch(() => undefined);
       throw this.#unavailable('append failed', err);
     }
+    // Committed: bring the in-memory state along.
+    for (const [sid, path] of newSignals) {
+      this.#sids.set(path, sid);
+      this.#paths[sid] = path;
+      this.#lastTs[sid] = Number.NEGATIVE_INFINITY;
+    }
+    for (const [start, p] of created) this.#partitions.set(start, p);
+    for (const p of touched) p.sorted = false;
+    for (const m of minutes) this.#dirty.add(m);
     for (const [sid, i] of newLast) {
       const ts = tsCol[i] as number;
       if (ts >= (this.#lastTs[sid] as number)) {
@@ -387,14 +395,15 @@ export class EmbeddedHistorian implements Historian {
     a.endRow();
   }
 
-  async #markUnsorted(p: Partition): Promise<void> {
-    p.sorted = false;
-    await this.#c.run('UPDATE partitions SET sorted = false WHERE start_ms = $1', [p.start]);
-  }
-
-  /** Replaces stored rows with the given batch rows (deduplicated), atomically. */
-  async #replace(batch: SampleBatch, sidOf: Int32Array, rows: readonly number[]): Promise<void> {
-    const a = await this.#c.createAppender('staging');
+  /** Replaces stored rows with the given batch rows (deduplicated) inside the caller's transaction. */
+  async #replace(
+    batch: SampleBatch,
+    sidOf: Int32Array,
+    rows: readonly number[],
+    created: Map<number, Partition>,
+  ): Promise<Partition[]> {
+    const c = this.#c;
+    const a = await c.createAppender('staging');
     const byPartition = new Map<number, [number, number]>();
     for (const i of rows) {
       this.#appendRow(a, batch, i, sidOf[i] as number);
@@ -409,29 +418,17 @@ export class EmbeddedHistorian implements Historian {
     }
     a.flushSync();
     a.closeSync();
-    for (const start of byPartition.keys()) await this.#ensurePartition(start);
-    await this.#c.run('BEGIN TRANSACTION');
-    try {
-      for (const [start, [lo, hi]] of byPartition) {
-        const p = this.#partitions.get(start) as Partition;
-        await this.#c.run(
-          `DELETE FROM ${p.name} WHERE ts >= ${lo} AND ts <= ${hi} AND (sid, ts) IN (SELECT sid, ts FROM staging)`,
-        );
-        await this.#c.run(`INSERT INTO ${p.name} SELECT * FROM staging WHERE ts >= ${lo} AND ts <= ${hi}`);
-        if (p.sorted)
-          await this.#c.run('UPDATE partitions SET sorted = false WHERE start_ms = $1', [p.start]);
-      }
-      await this.#c.run('DELETE FROM staging');
-      await this.#c.run('COMMIT');
-    } catch (err: unknown) {
-      await this.#c.run('ROLLBACK').catch(() => undefined);
-      await this.#c.run('DELETE FROM staging').catch(() => undefined);
-      throw err;
+    const out: Partition[] = [];
+    for (const [start, [lo, hi]] of byPartition) {
+      const p = await this.#ensurePartition(start, created);
+      await c.run(
+        `DELETE FROM ${p.name} WHERE ts >= ${lo} AND ts <= ${hi} AND (sid, ts) IN (SELECT sid, ts FROM staging)`,
+      );
+      await c.run(`INSERT INTO ${p.name} SELECT * FROM staging WHERE ts >= ${lo} AND ts <= ${hi}`);
+      out.push(p);
     }
-    for (const start of byPartition.keys()) {
-      const p = this.#partitions.get(start) as Partition;
-      p.sorted = false;
-    }
+    await c.run('DELETE FROM staging');
+    return out;
   }
 
   #unavailable(what: string, err: unknown): GembaError {
