@@ -141,7 +141,10 @@ async function run(engineCount: number, yaml: string, model: Model): Promise<Run
     // Latency probes: a speed setpoint per probe on line 1, seen in the twin KV bucket.
     const probeLine = lines[0] as string;
     const probeSignal = `${probeLine}/press/speed_setpoint`;
-    const twin = await KvTwinStore.open(admin.connection);
+    // Probes and the twin watch on a connection of their own, apart from the loaded gateways.
+    const probeGateway = await JetStreamBus.connect({ servers: srv.url, name: 'probe' });
+    gateways.push(probeGateway);
+    const twin = await KvTwinStore.open(probeGateway.connection);
     const sent = new Map<number, number>();
     const latencies: { idle: number[]; load: number[] } = { idle: [], load: [] };
     let phase: 'idle' | 'load' = 'idle';
@@ -159,7 +162,6 @@ async function run(engineCount: number, yaml: string, model: Model): Promise<Run
       { kind: 'value' },
     );
     let probeSeq = 1_000_000;
-    const probeGateway = gateways[0] as JetStreamBus;
     const probe = async (): Promise<void> => {
       const v = ++probeSeq;
       const b = new SampleBatchBuilder(1);
