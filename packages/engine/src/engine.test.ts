@@ -226,6 +226,17 @@ describe('machine state', () => {
     expect(e.inputStats().find((s) => s.source === 'opcua-press-weld')?.backwards).toBe(1);
   });
 
+  it('goes offline after offlineAfterMs of silence and back when data returns', () => {
+    const clock = new ManualClock();
+    const e = make(clock, { tuning: { offlineAfterMs: 30_000 } });
+    const t0 = clock.now();
+    e.ingest(batch([['weld/state', t0, PACKML_CODE.Execute]]));
+    clock.advance(45_000);
+    expect(e.asset(`${L}/weld`)).toMatchObject({ state: 'offline', reason: 'silent', since: t0 + 30_000 });
+    e.ingest(batch([['weld/motor_current', t0 + 46_000, 12]]));
+    expect(e.asset(`${L}/weld`)).toMatchObject({ state: 'running', since: t0 + 46_000 });
+  });
+
   it('goes offline on a bad-quality state value', () => {
     const clock = new ManualClock();
     const e = make(clock);

@@ -466,7 +466,12 @@ class GembaEngine implements Engine {
     const k = this.#vkind[idx] as number;
     const st = this.#stationOf[idx] as number;
     const good = this.#quality[idx] !== QUALITY_CODE.bad;
-    if (st >= 0) (this.#stations[st] as StationWiring).tracker.lastSeenMs = t;
+    if (st >= 0) {
+      const tr = (this.#stations[st] as StationWiring).tracker;
+      tr.lastSeenMs = t;
+      // Back from silence (offlineAfterMs): the station's last known inputs decide again.
+      if (tr.state === 'offline' && tr.reason === 'silent' && good) this.#recompute(st, t);
+    }
     const role = this.#role[idx] as number;
     if (role !== ROLE_OTHER && role !== ROLE_PROCESS) this.#roleSample(idx, role, st, good);
     if (k !== VALUE_KIND.string && good) {
@@ -716,7 +721,7 @@ class GembaEngine implements Engine {
       ) {
         this.#setState(w, Math.max(tr.since, tr.lastSeenMs + this.#t.offlineAfterMs), {
           state: 'offline',
-          reason: 'no data',
+          reason: 'silent',
         });
         continue;
       }
