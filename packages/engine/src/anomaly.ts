@@ -241,7 +241,6 @@ export class AnomalyDetectors {
       }
       return;
     }
-    const mu = this.#bmean[idx] as number;
     // Stuck: identical values in a row, for a signal whose baseline varies.
     if (v === last) {
       const run = (this.#stuck[idx] as number) + 1;
