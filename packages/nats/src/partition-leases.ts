@@ -273,7 +273,8 @@ export class PartitionLeases {
     clearTimeout(this.#timers.balance);
     await this.#running.balance;
     await this.#work;
-    for (const p of this.owned()) await this.#release(p);
+    // In parallel: each hand-over waits for its consumers to stop (up to a pull expiry).
+    await Promise.all(this.owned().map((p) => this.#release(p)));
     this.#stopped = true;
     clearTimeout(this.#timers.renew);
     await this.#running.renew;
