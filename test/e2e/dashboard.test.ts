@@ -190,7 +190,14 @@ describe.skipIf(chromiumSkip !== undefined || mqttSkip !== undefined)(
       const press = await open('viewer', `#/asset/${encodeURIComponent(`${LINE}/press`)}`);
       await press.waitForSelector('[data-testid=trend] .uplot', { timeout: 10_000 });
       await press.waitForSelector('[data-testid=station-state] [data-state]', { timeout: 10_000 });
-      await new Promise((r) => setTimeout(r, 2000));
+      // Live data comes over the WebSocket: after loading, a station page makes no REST requests.
+      await new Promise((r) => setTimeout(r, 1000));
+      let requests = 0;
+      press.on('request', (r) => {
+        if (r.url().includes('/api/')) requests++;
+      });
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(requests).toBe(0);
       await press.screenshot({ path: `${SHOTS}station-press.png`, fullPage: true });
       await press.context().close();
       await page.context().close();
