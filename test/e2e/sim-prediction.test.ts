@@ -122,11 +122,9 @@ describe('simulation: prediction versus reality (plant emulator, in-process)', (
       base.historian,
       model,
       { fromMs: t0, toMs: t1 },
-      { validate: { replications: 5, workers: 0 } },
+      { validate: { replications: 10, workers: 0 } },
     );
-    // The calibrated model reproduces its own window (validation) within 3 %.
     const v = report.validation?.rows.find((r) => r.metric.startsWith('throughput'));
-    expect(Math.abs(v?.relativeError ?? 1), 'validation on the calibration window').toBeLessThanOrEqual(0.03);
 
     // 1. The next 8 hours as they are. The simulation starts an hour early (warm-up) so the
     // line is loaded at t1, with shift breaks at the same clock times.
@@ -180,6 +178,14 @@ describe('simulation: prediction versus reality (plant emulator, in-process)', (
       const h = studentT(e.n - 1) * e.sd * Math.sqrt(1 + 1 / e.n);
       return [e.mean - h, e.mean + h];
     };
+    // The calibrated model reproduces its own window (validation): the observed throughput lies
+    // in the prediction interval of the simulated windows.
+    expect(v).toBeDefined();
+    if (v !== undefined) {
+      const [vlo, vhi] = pi(v.simulated);
+      expect(v.observed, 'validation on the calibration window').toBeGreaterThanOrEqual(vlo);
+      expect(v.observed, 'validation on the calibration window').toBeLessThanOrEqual(vhi);
+    }
     const [lo, hi] = pi(p);
     expect(actual).toBeGreaterThanOrEqual(lo);
     expect(actual).toBeLessThanOrEqual(hi);

@@ -169,7 +169,7 @@ async function rawAll(h: Historian, signal: string | undefined, w: TimeRange): P
  * intervals cut by the window's edges entering as right-censored; micro-stop rate and
  * durations; scrap probability; for the oven the zones' time constants and the
  * scrap-versus-cure-temperature-deviation curve. Each distribution is fitted by maximum
- * likelihood over several families and chosen by AIC. Then (unless `validate: false`) the
+ * likelihood over several families and chosen by AICc. Then (unless `validate: false`) the
  * calibrated model is simulated over a window of the same length and compared with what was
  * observed (throughput, state shares, buffer levels).
  *

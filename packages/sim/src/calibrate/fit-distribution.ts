@@ -20,13 +20,20 @@ export interface FamilyFit {
   logLikelihood: number;
   /** Akaike information criterion, 2k − 2 ln L (smaller is better). */
   aic: number;
+  /** AIC with the small-sample correction 2k(k + 1)/(n − k − 1) (Hurvich & Tsai 1989); the choice is made on it. */
+  aicc: number;
   /** Kolmogorov–Smirnov distance between the exact observations and the fitted CDF. */
   ks: number;
   /** Fitted mean. */
   mean: number;
 }
 
-/** The chosen fit and the alternatives, best (lowest AIC) first. */
+/** The small-sample term of AICc; infinite when n ≤ k + 1 (the family is then not chosen). */
+function aiccPenalty(k: number, n: number): number {
+  return n > k + 1 ? (2 * k * (k + 1)) / (n - k - 1) : Number.POSITIVE_INFINITY;
+}
+
+/** The chosen fit and the alternatives, best (lowest AICc) first. */
 export interface FitResult {
   best: FamilyFit;
   candidates: FamilyFit[];
@@ -234,7 +241,8 @@ function ksDistance(fam: Family, p: number[], exact: number[]): number {
 
 /**
  * Fits each family by maximum likelihood (right-censored observations enter through the
- * survival function), then picks the one with the lowest AIC. Exponential has a closed form;
+ * survival function), then picks the one with the lowest AICc (AIC corrected for small samples,
+ * which keeps a handful of failures from choosing a two-parameter family on noise). Exponential has a closed form;
  * the others are found by Nelder–Mead on log-parameters.
  *
  * @throws GembaError GEMBA_SIM_CALIBRATION with fewer than 2 exact observations (1 for an
@@ -280,10 +288,11 @@ export function fitDistribution(
       params,
       logLikelihood: ll,
       aic: 2 * p.length - 2 * ll,
+      aicc: 2 * p.length - 2 * ll + aiccPenalty(p.length, exact.length + censored.length),
       ks: ksDistance(fam, p, exact),
       mean: fam.mean(p),
     });
   }
-  candidates.sort((a, b) => a.aic - b.aic);
+  candidates.sort((a, b) => a.aicc - b.aicc);
   return { best: candidates[0] as FamilyFit, candidates, n: exact.length, censored: censored.length };
 }
