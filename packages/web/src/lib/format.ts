@@ -107,3 +107,35 @@ const PACKML: Record<number, string> = {
   16: 'Completing',
   17: 'Complete',
 };
+
+/** Offset of `timeZone` from UTC at `utcMs`, ms (positive east of Greenwich). */
+function tzOffsetMs(timeZone: string, utcMs: number): number {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).formatToParts(utcMs);
+  const get = (t: string): number => Number(parts.find((p) => p.type === t)?.value);
+  const asUtc = Date.UTC(
+    get('year'),
+    get('month') - 1,
+    get('day'),
+    get('hour'),
+    get('minute'),
+    get('second'),
+  );
+  return asUtc - Math.floor(utcMs / 1000) * 1000;
+}
+
+/** A plant-local wall time `YYYY-MM-DDTHH:MM` in `timeZone` as ms since epoch (NaN if unreadable). */
+export function plantLocalToMs(local: string, timeZone: string): number {
+  const guess = Date.parse(`${local.length === 16 ? `${local}:00` : local}Z`);
+  if (!Number.isFinite(guess)) return Number.NaN;
+  const off = tzOffsetMs(timeZone, guess);
+  return guess - tzOffsetMs(timeZone, guess - off);
+}
