@@ -6,7 +6,7 @@
 // in a throwaway schema.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type Historian, type SampleBatch, SampleBatchBuilder } from '@gemba/core';
 import { openEmbeddedHistorian, openPostgresHistorian } from '@gemba/historian';
@@ -243,10 +243,10 @@ if (BACKEND === 'postgres' || BACKEND === 'both') {
 }
 
 console.log(
-  `historian bench on ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, scale ${SCALE}`,
+  `historian bench on ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, scale ${SCALE}, load average ${loadavg()[0]?.toFixed(1)} at the end (the machine is shared)`,
 );
 console.log(
-  'backend   | ingest samples/s (10k signals) | B/sample | (a) 1 signal 1-min × 7 d | (a, raw) | (b) last of 10k | (c) 100 sig 1-h × 30 d | samples stored',
+  'backend   | ingest samples/s (10k signals) | B/sample 10k@1Hz | B/sample all | (a) 1 signal 1-min × 7 d | (a, raw) | (b) last of 10k | (c) 100 sig 1-h × 30 d | samples stored',
 );
 for (const r of results) {
   console.log(

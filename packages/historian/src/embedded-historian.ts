@@ -543,22 +543,40 @@ export class EmbeddedHistorian implements Historian {
     });
   }
 
-  #toRows(rows: unknown[][]): BucketRow[] {
-    const out = rows.map(([sid, bucket, n, total, m2, mn, mx, first, last]) => {
-      const count = toNumber(n);
-      return {
-        signal: this.#paths[toNumber(sid)] as string,
-        bucketMs: toNumber(bucket),
+  /**
+   * Bucket rows from a query with the rollup columns; read column-wise (several times faster
+   * than row-wise conversion for tens of thousands of rows).
+   */
+  async #bucketRows(sql: string): Promise<BucketRow[]> {
+    const cols = (await this.#c.runAndReadAll(sql)).getColumns() as unknown[][];
+    const [sid, bucket, n, total, m2, mn, mx, first, last] = cols as [
+      unknown[],
+      unknown[],
+      unknown[],
+      unknown[],
+      unknown[],
+      unknown[],
+      unknown[],
+      unknown[],
+      unknown[],
+    ];
+    const len = sid?.length ?? 0;
+    const out: BucketRow[] = new Array(len);
+    for (let i = 0; i < len; i++) {
+      const count = toNumber(n[i]);
+      out[i] = {
+        signal: this.#paths[toNumber(sid[i])] as string,
+        bucketMs: toNumber(bucket[i]),
         count,
-        mean: toNumber(total) / count,
-        min: toNumber(mn),
-        max: toNumber(mx),
-        first: toNumber(first),
-        last: toNumber(last),
-        stddev: stddevOf(count, toNumber(m2)),
+        mean: toNumber(total[i]) / count,
+        min: toNumber(mn[i]),
+        max: toNumber(mx[i]),
+        first: toNumber(first[i]),
+        last: toNumber(last[i]),
+        stddev: stddevOf(count, toNumber(m2[i])),
       };
-    });
-    return out.sort((a, b) => (a.signal < b.signal ? -1 : a.signal > b.signal ? 1 : a.bucketMs - b.bucketMs));
+    }
+    return out.sort((x, y) => (x.signal < y.signal ? -1 : x.signal > y.signal ? 1 : x.bucketMs - y.bucketMs));
   }
 
   #rawBucketsSql(sids: readonly number[], fromMs: number, toMs: number, widthMs: number): string | undefined {
@@ -591,11 +609,11 @@ export class EmbeddedHistorian implements Historian {
             bucketMs === w
               ? `SELECT ${ROLLUP_SELECT} FROM ${table} WHERE ${where}`
               : mergeSql(table, bucketMs, where);
-          return this.#toRows(await this.#rows(sql));
+          return this.#bucketRows(sql);
         }
       }
       const sql = this.#rawBucketsSql(sids, range.fromMs, range.toMs, bucketMs);
-      return sql === undefined ? [] : this.#toRows(await this.#rows(sql));
+      return sql === undefined ? [] : this.#bucketRows(sql);
     });
   }
 
@@ -624,14 +642,12 @@ export class EmbeddedHistorian implements Historian {
         const hi = Math.ceil(range.toMs / 1000) * 1000;
         const raw = lo < hi ? this.#rawBucketsSql(sids, lo, hi, 1000) : undefined;
         if (raw !== undefined) parts.push(raw);
-        return this.#toRows(await this.#rows(parts.join(' UNION ALL ')));
+        return this.#bucketRows(parts.join(' UNION ALL '));
       }
       await this.#refreshRollups();
       const floor = resolution === '1m' ? this.#floors.r1m : this.#floors.r1h;
-      return this.#toRows(
-        await this.#rows(
-          `SELECT ${cols} FROM rollup_${resolution} WHERE sid IN (${sids.join(',')}) AND bucket >= ${lit(Math.max(range.fromMs, floor))} AND bucket < ${lit(range.toMs)}`,
-        ),
+      return this.#bucketRows(
+        `SELECT ${cols} FROM rollup_${resolution} WHERE sid IN (${sids.join(',')}) AND bucket >= ${lit(Math.max(range.fromMs, floor))} AND bucket < ${lit(range.toMs)}`,
       );
     });
   }
