@@ -148,7 +148,7 @@ try {
   await stack.stop();
 }
 
-const all = rows.flatMap((r) => r);
+const all = rows;
 console.log(`live latency: emulator value change → dashboard (Chromium), ${CHANGES} changes per protocol`);
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
 console.log('protocol      | arrived | lost | p50 ms | p99 ms | max ms | bus→browser p50 | p99 ms');
