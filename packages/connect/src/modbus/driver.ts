@@ -150,7 +150,12 @@ export class ModbusSource extends BaseSource {
       next += group.intervalMs;
       const now = this.clock.now();
       // Missed polls (slow peer) are skipped, not bunched up.
-      if (next < now) next = now;
+      if (next <= now) {
+        // Already due (a slow peer, or a very short interval): yield once, don't wait a timer tick.
+        next = now;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const t = this.clock.setTimeout(() => {
           this.#timers.delete(t);

@@ -88,7 +88,8 @@ export class SparkplugHostSource extends BaseSource {
     this.#client = client;
     const filter = `${NS}/${this.#def.groupId}/#`;
     client.on('connect', () => {
-      client.subscribe(filter, { qos: 0 }, (err) => {
+      // QoS 1: what edge nodes publish at QoS 1 is not dropped by the broker when the host lags.
+      client.subscribe(filter, { qos: 1 }, (err) => {
         if (err) {
           this.emitStatus('degraded', `subscribing to ${filter} at ${this.#def.url} failed: ${err.message}`);
           return;
