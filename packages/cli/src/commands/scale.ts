@@ -146,7 +146,12 @@ export async function startEngineNode(o: EngineNodeOptions): Promise<ScaleNode &
       const batch = [...pending.values()];
       pending = new Map();
       flushing = flushing
-        .then(() => twin.putMany(batch, twinKeyPath))
+        .then(async () => {
+          const t = performance.now();
+          await twin.putMany(batch, twinKeyPath);
+          const ms = performance.now() - t;
+          if (ms > 500) log.warn({ entries: batch.length, ms: Math.round(ms) }, 'slow twin write');
+        })
         .catch((err: unknown) => log.warn({ err }, 'twin write failed; the next change rewrites it'));
       return flushing;
     };
