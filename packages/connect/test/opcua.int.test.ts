@@ -147,6 +147,44 @@ describe('OPC UA client against a node-opcua server', () => {
     expect(source.state).toBe('connected');
   });
 
+  it('connects with SignAndEncrypt / Basic256Sha256 and reports an unknown node id by name', async () => {
+    server = await startOpcuaServer(join(dir, 'server-pki'));
+    const model = testModel([
+      {
+        id: 'secure',
+        protocol: 'opcua',
+        endpoint: server.endpoint,
+        securityMode: 'SignAndEncrypt',
+        securityPolicy: 'Basic256Sha256',
+        acceptUnknownCertificate: true,
+        samplingIntervalMs: 20,
+        bindings: [
+          { signal: 'm1/temp', nodeId: 'ns=1;s=m.temp' },
+          { signal: 'm1/level', nodeId: 'ns=1;s=does.not.exist' },
+        ],
+      },
+    ]);
+    source = createSource(sourceDef(model), model, {
+      logger: silentLogger(),
+      clock: new RealClock(),
+      dataDir: join(dir, 'client'),
+    }) as OpcuaSource;
+    const temp = new Collector<Sample>();
+    const problems = new Collector<SourceStatus>();
+    source.onBatch((b) => {
+      for (const x of b.toSamples()) if (x.signal === sig('temp')) temp.push(x);
+    });
+    source.onStatus((x) => {
+      if (x.problem !== undefined) problems.push(x);
+    });
+    await source.start();
+    expect((await temp.waitFor(1))[0]).toMatchObject({ value: 181.5, quality: 'good' });
+    const [p] = await problems.waitFor(1);
+    expect(p?.problem).toBe('monitor-failed');
+    expect(p?.reason).toContain('ns=1;s=does.not.exist');
+    expect(p?.reason).toContain('BadNodeIdUnknown');
+  });
+
   it('logs in with user and password and browses variables with data types and units', async () => {
     server = await startOpcuaServer(join(dir, 'server-pki'));
     process.env.GEMBA_TEST_OPCUA_PW = 'secret';
