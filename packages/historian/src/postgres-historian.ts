@@ -24,6 +24,7 @@ import {
   checkRange,
   DAY_MS,
   floorTo,
+  packFlags,
   stddevOf,
   toNumber,
   toSample,
@@ -268,6 +269,7 @@ export class PostgresHistorian implements Historian {
       // Rows must be unique per (sid, ts) within one upsert; detect repeats inside the batch.
       const lastInBatch = new Map<number, number>();
       let needsDedup = false;
+      const latestRow = new Map<number, number>();
       const minutes = new Set<number>();
       const starts = new Set<number>();
       let lastMinute = Number.NaN;
@@ -278,6 +280,9 @@ export class PostgresHistorian implements Historian {
         const prev = lastInBatch.get(sid);
         if (prev !== undefined && ts <= prev) needsDedup = true;
         lastInBatch.set(sid, ts);
+        // The batch's latest row per signal (a later row wins a tie), for last_value.
+        const li = latestRow.get(sid);
+        if (li === undefined || ts >= Math.round(batch.ts[li] as number)) latestRow.set(sid, i);
         const m = floorTo(ts, MINUTE_MS);
         if (m !== lastMinute) {
           lastMinute = m;
@@ -306,10 +311,10 @@ export class PostgresHistorian implements Historian {
           'ON CONFLICT (sid, ts) DO UPDATE SET num = EXCLUDED.num, str = EXCLUDED.str, flags = EXCLUDED.flags',
       );
       await client.query(
-        `INSERT INTO ${s}.last_value SELECT DISTINCT ON (sid) sid, ts, num, str, flags FROM ` +
-          `(SELECT *, row_number() OVER () AS seq FROM staging) x ORDER BY sid, ts DESC, seq DESC ` +
+        `INSERT INTO ${s}.last_value SELECT * FROM unnest($1::int4[], $2::int8[], $3::float8[], $4::text[], $5::int2[]) ` +
           `ON CONFLICT (sid) DO UPDATE SET ts = EXCLUDED.ts, num = EXCLUDED.num, str = EXCLUDED.str, flags = EXCLUDED.flags ` +
           `WHERE EXCLUDED.ts >= ${s}.last_value.ts`,
+        lastValueColumns(batch, latestRow),
       );
       await client.query(`INSERT INTO ${s}.dirty (minute) SELECT unnest($1::int8[])`, [[...minutes]]);
       await client.query('COMMIT');
@@ -698,6 +703,24 @@ export class PostgresHistorian implements Historian {
     this.#closed = true;
     await this.#pool.end();
   }
+}
+
+/** Columns of the latest row per signal, for one `unnest` upsert into `last_value`. */
+function lastValueColumns(batch: SampleBatch, latestRow: ReadonlyMap<number, number>): unknown[] {
+  const sids: number[] = [];
+  const ts: string[] = [];
+  const num: (number | null)[] = [];
+  const str: (string | null)[] = [];
+  const flags: number[] = [];
+  for (const [sid, i] of latestRow) {
+    sids.push(sid);
+    ts.push(String(Math.round(batch.ts[i] as number)));
+    const v = batch.num[i] as number;
+    num.push(Number.isNaN(v) ? null : v);
+    str.push(batch.str?.[i] ?? null);
+    flags.push(packFlags(batch.kind[i] as number, batch.quality[i] as number));
+  }
+  return [sids, ts, num, str, flags];
 }
 
 function redact(url: string): string {
