@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RealClock, type Sample, type SourceStatus, silentLogger } from '@gemba/core';
 import { Collector, commandSkipReason, serviceSkipReason, sourceContractSuite } from '@gemba/core/testing';
 import mqtt from 'mqtt';
@@ -6,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MqttJsonSource } from '../src/mqtt/json/driver.ts';
 import { createSource } from '../src/source/create-source.ts';
 import { sig, sourceDef, testModel } from './fixtures/model.ts';
-import { type PrivateBroker, startMosquitto } from './fixtures/mosquitto.ts';
+import { makeTlsFiles, type PrivateBroker, startMosquitto } from './fixtures/mosquitto.ts';
 
 const noBroker = await commandSkipReason('mosquitto', 'apt-get install mosquitto');
 const noShared = await serviceSkipReason('mosquitto');
@@ -26,6 +29,8 @@ function jsonModel(url: string, topic: string) {
     },
   ]);
 }
+
+const readPem = (file: string): Buffer => readFileSync(file);
 
 const doc = (i: number) => ({
   ts: Date.now(),
@@ -70,6 +75,60 @@ describe.skipIf(noBroker !== undefined)('MQTT JSON with a private Mosquitto', ()
         await broker?.stop();
       },
     };
+  });
+});
+
+describe.skipIf(noBroker !== undefined)('MQTT JSON over TLS', () => {
+  it('trusts the broker through its CA file and refuses it without', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gemba-tls-'));
+    const files = makeTlsFiles(dir);
+    const broker = await startMosquitto(undefined, files);
+    const topic = `gemba-test/${randomUUID()}/energy`;
+    const model = testModel([
+      {
+        id: 'tls',
+        protocol: 'mqtt-json',
+        url: broker.url,
+        tls: { caFile: files.caFile },
+        bindings: [{ signal: 'm1/power', topic, field: 'p' }],
+      },
+      {
+        id: 'untrusted',
+        protocol: 'mqtt-json',
+        url: broker.url,
+        bindings: [{ signal: 'm1/level', topic, field: 'p' }],
+      },
+    ]);
+    const good = createSource(sourceDef(model, 0), model, { logger: silentLogger(), clock: new RealClock() });
+    const bad = createSource(sourceDef(model, 1), model, { logger: silentLogger(), clock: new RealClock() });
+    const samples = new Collector<Sample>();
+    good.onBatch((b) => {
+      for (const s of b.toSamples()) samples.push(s);
+    });
+    const badStates: string[] = [];
+    bad.onStatus((s) => badStates.push(s.state));
+    const connected = new Promise<void>((resolve) =>
+      good.onStatus((s) => s.state === 'connected' && resolve()),
+    );
+    const pub = await mqtt.connectAsync(broker.url, { ca: [readPem(files.caFile)], reconnectPeriod: 0 });
+    try {
+      await good.start();
+      await bad.start();
+      await connected;
+      await pub.publishAsync(topic, JSON.stringify({ p: 12.5 }), { qos: 1 });
+      expect((await samples.waitFor(1))[0]).toMatchObject({
+        signal: sig('power'),
+        value: 12.5,
+        quality: 'good',
+      });
+      expect(badStates).not.toContain('connected');
+    } finally {
+      await pub.endAsync(true);
+      await good.stop();
+      await bad.stop();
+      await broker.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

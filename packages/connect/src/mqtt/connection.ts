@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { MqttJsonSourceDef, SparkplugSourceDef } from '@gemba/core';
+import { readFileSync } from 'node:fs';
+import { GembaError, type MqttJsonSourceDef, type SparkplugSourceDef } from '@gemba/core';
 import mqtt from 'mqtt';
 
 /** Options for {@link mqttOptions}: a will to register and the client id prefix. */
@@ -10,7 +11,9 @@ export interface MqttConnectExtras {
 /**
  * mqtt.js client options from a source definition: MQTT 3.1.1 or 5, user/password (the
  * password from the environment variable the model names), a unique client id, automatic
- * reconnect every second (mqtt.js's own loop; subscriptions are restored on reconnect).
+ * reconnect every second (mqtt.js's own loop; subscriptions are restored on reconnect), and
+ * TLS files when the source has `tls`.
+ * @throws GembaError GEMBA_CONFIG_INVALID when a TLS file cannot be read.
  */
 export function mqttOptions(
   def: MqttJsonSourceDef | SparkplugSourceDef,
@@ -29,6 +32,31 @@ export function mqttOptions(
     if (pw !== undefined) opts.password = pw;
   }
   if (extras.will !== undefined) opts.will = extras.will;
+  const tls = def.tls;
+  if (tls !== undefined) {
+    const read = (file: string | undefined, what: string): Buffer | undefined => {
+      if (file === undefined) return undefined;
+      try {
+        return readFileSync(file);
+      } catch (err: unknown) {
+        throw new GembaError(
+          'GEMBA_CONFIG_INVALID',
+          `source '${def.id}': cannot read TLS ${what} file ${file}`,
+          {
+            cause: err,
+            details: { source: def.id, file },
+          },
+        );
+      }
+    };
+    const ca = read(tls.caFile, 'CA');
+    const cert = read(tls.certFile, 'certificate');
+    const key = read(tls.keyFile, 'key');
+    if (ca !== undefined) opts.ca = ca;
+    if (cert !== undefined) opts.cert = cert;
+    if (key !== undefined) opts.key = key;
+    opts.rejectUnauthorized = tls.rejectUnauthorized;
+  }
   return opts;
 }
 

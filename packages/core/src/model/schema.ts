@@ -211,6 +211,18 @@ const mqttCommon = {
   username: z.string().optional(),
   passwordEnv: z.string().optional(),
   mqttVersion: z.union([z.literal(4), z.literal(5)]).default(4),
+  /** TLS for `mqtts://` and `wss://` URLs: PEM files (paths) and server certificate checking. */
+  tls: z
+    .strictObject({
+      /** CA certificate(s) to trust instead of the system's. */
+      caFile: z.string().optional(),
+      /** Client certificate and key for mutual TLS. */
+      certFile: z.string().optional(),
+      keyFile: z.string().optional(),
+      /** Check the broker's certificate (default true; false only for commissioning). */
+      rejectUnauthorized: z.boolean().default(true),
+    })
+    .optional(),
 };
 
 const mqttJsonSourceSchema = z.strictObject({
