@@ -41,6 +41,8 @@ describe('calibration from the historian recovers a known line', () => {
           zones: { zone2: { timeConstantS: 600 } },
           cureNoiseSdC: 1.5,
           scrapLogit: { a: -5, b: 0.08 },
+          // Cure scrap is found at test, three stations downstream (as in the demo emulator).
+          inspectAt: 'test',
           setpointChanges: [
             { atS: 12 * 3600, zone: 'zone2', setpointC: 172 },
             { atS: 24 * 3600, zone: 'zone2', setpointC: 186 },
@@ -100,6 +102,7 @@ describe('calibration from the historian recovers a known line', () => {
     expect(ms?.probability.high).toBeGreaterThanOrEqual(0.03);
     // Oven: zone 2 time constant and the scrap curve.
     within(report.oven?.zones.find((z) => z.id === 'zone2')?.timeConstantS, 600, 'zone2 tau');
+    expect(report.oven?.scrapCurve?.inspectAt).toBe('test');
     within(report.oven?.scrapCurve?.a, -5, 'scrap curve a');
     within(report.oven?.scrapCurve?.b, 0.08, 'scrap curve b');
     // Validation: the calibrated model reproduces the window's throughput within 3 %.

@@ -394,15 +394,32 @@ export async function calibrate(
       if (fit.timeConstantS !== undefined) zp.timeConstantS = fit.timeConstantS.value;
       zoneParams[z.id] = zp;
     }
-    const ovenTotal = await rawAll(historian, model.signalByRole(ovenPath, 'part_counter')?.path, window);
-    const ovenScrap = await rawAll(historian, model.signalByRole(ovenPath, 'scrap_counter')?.path, window);
-    const curve = fitScrapCurve(ovenTotal, ovenScrap, qTemps, qSps, ov.targetC);
+    const counters = async (path: string, id: string) => ({
+      id,
+      total: await rawAll(historian, model.signalByRole(path, 'part_counter')?.path, window),
+      scrap: await rawAll(historian, model.signalByRole(path, 'scrap_counter')?.path, window),
+    });
+    const ovenCounters = await counters(ovenPath, ov.station);
+    const downstream = [];
+    for (const s of line.stations.filter(
+      (x) => x.order > (line.stations.find((y) => y.id === ov.station)?.order ?? 0),
+    )) {
+      downstream.push(await counters(s.path, s.id));
+    }
+    const curve = fitScrapCurve(ovenCounters, downstream, qTemps, qSps, ov.targetC);
     const cureNoiseSdC = curve?.cureSdC ?? zones.find((z) => z.id === ov.qualityZone)?.steadySdC ?? 0;
     ovenReport = { zones, cureNoiseSdC, setpointHistory: { initial: firstSetpoints, changes: spHistory } };
     params.oven = { zones: zoneParams, cureNoiseSdC };
     if (curve !== undefined) {
       ovenReport.scrapCurve = curve;
       params.oven.scrapLogit = { a: curve.a.value, b: curve.b.value };
+      params.oven.inspectAt = curve.inspectAt;
+      // The inspecting station's own flat rate is what the curve does not explain.
+      const insp = (params.stations as Record<string, Partial<Omit<StationConfig, 'id'>>>)[curve.inspectAt];
+      const cal = stations.find((x) => x.id === curve.inspectAt);
+      if (insp !== undefined && cal !== undefined && curve.inspectAt !== ov.station && cal.parts > 0) {
+        insp.scrapProbability = Math.max(0, (cal.scrap.scrap - curve.expectedScrap) / cal.parts);
+      }
     } else
       warnings.push(
         'oven scrap curve not fitted (too few scrapped oven parts with a temperature): flat scrap rate kept',

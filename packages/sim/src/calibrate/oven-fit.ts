@@ -18,6 +18,14 @@ export interface ScrapCurveFit {
   b: { value: number; se: number };
   parts: number;
   scrap: number;
+  /** Scrap the fitted curve expects over the same parts. */
+  expectedScrap: number;
+  /** The station where cure scrap is found (the oven or an inspection station downstream). */
+  inspectAt: string;
+  /** Parts in transit between the oven and `inspectAt` at the window's start (matching offset). */
+  transitOffset: number;
+  /** Likelihood-ratio statistic of the curve against a flat scrap rate (χ², 1 df). */
+  likelihoodRatio: number;
   targetC: number;
   /** RMS deviation of the cure temperature from the setpoint at the parts, °C (the model's cure noise). */
   cureSdC: number;
@@ -106,54 +114,43 @@ export function fitOvenZone(
   return fit;
 }
 
-/**
- * Fits the oven's scrap curve by logistic regression (Newton–Raphson) of each finished part's
- * scrap flag on the squared deviation of the quality zone's temperature from target at the
- * moment the part left. Parts are the oven's counter increments; scrap its scrap counter's
- * increments at the same time stamps. Returns undefined with fewer than 50 parts or fewer than
- * 5 scrapped, or when the fitted slope is negative (scrap falling with the deviation is not a
- * cure curve; the oven then keeps a flat scrap rate).
- */
-export function fitScrapCurve(
-  total: readonly Sample[],
-  scrap: readonly Sample[],
-  temps: readonly Sample[],
-  setpoints: readonly Sample[],
-  targetC: number,
-): ScrapCurveFit | undefined {
-  const T = numeric(temps);
-  const SP = numeric(setpoints);
-  let devSq = 0;
-  let devN = 0;
-  const tot = numeric(total);
-  const scr = numeric(scrap);
+/** A station's counters, for finding where cure scrap is detected. */
+export interface StationCounters {
+  id: string;
+  total: readonly Sample[];
+  scrap: readonly Sample[];
+}
+
+/** Completions of a station in order, with whether each was scrap (single-step increments only). */
+function completionsWithScrap(c: StationCounters): { t: number; scrap: boolean }[] {
+  const tot = numeric(c.total);
+  const scr = numeric(c.scrap);
   const scrapAt = new Map<number, number>();
   for (let i = 1; i < scr.length; i++) {
     const d = (scr[i] as { v: number }).v - (scr[i - 1] as { v: number }).v;
     if (d > 0) scrapAt.set((scr[i] as { t: number }).t, d);
   }
-  const xs: number[] = [];
-  const ys: number[] = [];
+  const out: { t: number; scrap: boolean }[] = [];
   for (let i = 1; i < tot.length; i++) {
-    const c = tot[i] as { t: number; v: number };
-    const step = c.v - (tot[i - 1] as { v: number }).v;
-    if (step !== 1) continue;
-    const temp = stepAt(T, c.t);
-    if (temp === undefined) continue;
-    const d = temp - targetC;
-    const sp = stepAt(SP, c.t);
-    if (sp !== undefined) {
-      devSq += (temp - sp) ** 2;
-      devN++;
-    }
-    xs.push(d * d);
-    ys.push((scrapAt.get(c.t) ?? 0) > 0 ? 1 : 0);
+    const cur = tot[i] as { t: number; v: number };
+    const step = cur.v - (tot[i - 1] as { v: number }).v;
+    for (let k = 0; k < step; k++) out.push({ t: cur.t, scrap: k < (scrapAt.get(cur.t) ?? 0) });
   }
+  return out;
+}
+
+interface Logistic {
+  a: number;
+  b: number;
+  seA: number;
+  seB: number;
+  ll: number;
+}
+
+/** Logistic regression y ~ σ(a + b·x) by Newton–Raphson with a tiny ridge. */
+function logisticFit(xs: readonly number[], ys: readonly number[]): Logistic {
   const n = xs.length;
-  const nScrap = ys.reduce((a, v) => a + v, 0);
-  // A curve needs scrap to be seen: with fewer than 5 scrapped parts the slope is not estimable.
-  if (n < 50 || nScrap < 5) return undefined;
-  // Newton–Raphson for (a, b) with a small ridge so all-good or all-scrap data stay finite.
+  const nScrap = ys.reduce((acc, v) => acc + v, 0);
   let a = Math.log((nScrap + 0.5) / (n - nScrap + 0.5));
   let b = 0;
   let h00 = 0;
@@ -183,9 +180,101 @@ export function fitScrapCurve(
     b += db;
     if (Math.abs(da) < 1e-9 && Math.abs(db) < 1e-9) break;
   }
-  if (!(b >= 0) || !Number.isFinite(a)) return undefined;
+  let ll = 0;
+  for (let i = 0; i < n; i++) {
+    const p = 1 / (1 + Math.exp(-(a + b * (xs[i] as number))));
+    ll += (ys[i] as number) === 1 ? Math.log(Math.max(p, 1e-300)) : Math.log(Math.max(1 - p, 1e-300));
+  }
   const det = h00 * h11 - h01 * h01;
-  const maxD = Math.sqrt(Math.max(...xs));
+  return { a, b, seA: Math.sqrt(h11 / det), seB: Math.sqrt(h00 / det), ll };
+}
+
+function flatLogLik(ys: readonly number[]): number {
+  const n = ys.length;
+  const k = ys.reduce((acc, v) => acc + v, 0);
+  if (k === 0 || k === n) return 0;
+  const p = k / n;
+  return k * Math.log(p) + (n - k) * Math.log(1 - p);
+}
+
+/**
+ * Fits the oven's scrap curve p(d) = σ(a + b·d²) by logistic regression, where d is the
+ * quality zone's deviation from target when a part left the oven, and finds **where** that
+ * scrap is detected: at the oven itself or at a station downstream (an inspection station).
+ * Downstream, the k-th completion of a station is matched with the (k − w)-th good oven exit
+ * (first in, first out; w, the parts in transit at the window's start, is searched in 0…80;
+ * scrap at stations in between shifts the match by a few parts, which the slowly varying
+ * temperature tolerates). The candidate with the largest likelihood gain over a flat rate
+ * wins. Returns undefined when no candidate has ≥ 50 parts, ≥ 5 scrapped, a positive slope
+ * and a likelihood-ratio statistic above 10 (the oven then keeps a flat scrap rate).
+ */
+export function fitScrapCurve(
+  oven: StationCounters,
+  downstream: readonly StationCounters[],
+  temps: readonly Sample[],
+  setpoints: readonly Sample[],
+  targetC: number,
+): ScrapCurveFit | undefined {
+  const T = numeric(temps);
+  const SP = numeric(setpoints);
+  const exits = completionsWithScrap(oven);
+  // Deviation of each oven exit (undefined without a temperature yet).
+  const dev = exits.map((e) => {
+    const temp = stepAt(T, e.t);
+    return temp === undefined ? undefined : temp - targetC;
+  });
+  let devSq = 0;
+  let devN = 0;
+  for (const e of exits) {
+    const temp = stepAt(T, e.t);
+    const sp = stepAt(SP, e.t);
+    if (temp !== undefined && sp !== undefined) {
+      devSq += (temp - sp) ** 2;
+      devN++;
+    }
+  }
+  const goodExitDev = exits
+    .map((e, i) => (e.scrap ? Number.NaN : dev[i]))
+    .filter((d) => !Number.isNaN(d as number));
+  type Cand = { station: string; offset: number; xs: number[]; ys: number[]; fit: Logistic; gain: number };
+  let best: Cand | undefined;
+  const consider = (station: string, offset: number, xs: number[], ys: number[]): void => {
+    const nScrap = ys.reduce((acc, v) => acc + v, 0);
+    if (xs.length < 50 || nScrap < 5) return;
+    const fit = logisticFit(xs, ys);
+    if (!(fit.b > 0) || !Number.isFinite(fit.a)) return;
+    const gain = fit.ll - flatLogLik(ys);
+    if (best === undefined || gain > best.gain) best = { station, offset, xs, ys, fit, gain };
+  };
+  {
+    const xs: number[] = [];
+    const ys: number[] = [];
+    exits.forEach((e, i) => {
+      const d = dev[i];
+      if (d === undefined) return;
+      xs.push(d * d);
+      ys.push(e.scrap ? 1 : 0);
+    });
+    consider(oven.id, 0, xs, ys);
+  }
+  for (const c of downstream) {
+    const comps = completionsWithScrap(c);
+    for (let w = 0; w <= 80; w++) {
+      const xs: number[] = [];
+      const ys: number[] = [];
+      for (let k = w; k < comps.length; k++) {
+        const d = goodExitDev[k - w];
+        if (d === undefined) continue;
+        xs.push(d * d);
+        ys.push((comps[k] as { scrap: boolean }).scrap ? 1 : 0);
+      }
+      consider(c.id, w, xs, ys);
+    }
+  }
+  const b = best as Cand | undefined;
+  if (b === undefined || 2 * b.gain < 10) return undefined;
+  const { a, b: slope } = b.fit;
+  const maxD = Math.sqrt(Math.max(...b.xs));
   const edges = [0, 1, 2, 3, 5, 8, Math.max(8.0001, maxD + 1e-9)];
   const bands: ScrapCurveFit['bands'] = [];
   for (let k = 0; k + 1 < edges.length; k++) {
@@ -194,20 +283,26 @@ export function fitScrapCurve(
     let parts = 0;
     let obs = 0;
     let fitted = 0;
-    for (let i = 0; i < n; i++) {
-      const d = Math.sqrt(xs[i] as number);
+    for (let i = 0; i < b.xs.length; i++) {
+      const d = Math.sqrt(b.xs[i] as number);
       if (d < lo || d >= hi) continue;
       parts++;
-      obs += ys[i] as number;
-      fitted += 1 / (1 + Math.exp(-(a + b * (xs[i] as number))));
+      obs += b.ys[i] as number;
+      fitted += 1 / (1 + Math.exp(-(a + slope * (b.xs[i] as number))));
     }
     if (parts > 0) bands.push({ fromC: lo, toC: hi, parts, observed: obs / parts, fitted: fitted / parts });
   }
+  let expected = 0;
+  for (const x of b.xs) expected += 1 / (1 + Math.exp(-(a + slope * x)));
   return {
-    a: { value: a, se: Math.sqrt(h11 / det) },
-    b: { value: b, se: Math.sqrt(h00 / det) },
-    parts: n,
-    scrap: nScrap,
+    a: { value: a, se: b.fit.seA },
+    b: { value: slope, se: b.fit.seB },
+    parts: b.xs.length,
+    scrap: b.ys.reduce((acc, v) => acc + v, 0),
+    expectedScrap: expected,
+    inspectAt: b.station,
+    transitOffset: b.offset,
+    likelihoodRatio: 2 * b.gain,
     targetC,
     cureSdC: devN > 0 ? Math.sqrt(devSq / devN) : 0,
     bands,

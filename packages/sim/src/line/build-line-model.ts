@@ -213,6 +213,7 @@ function ovenFromModel(
       },
     };
     if (params.oven?.setpointChanges !== undefined) oven.setpointChanges = params.oven.setpointChanges;
+    if (params.oven?.inspectAt !== undefined) oven.inspectAt = params.oven.inspectAt;
     return oven;
   }
   return undefined;

@@ -68,6 +68,12 @@ export interface OvenConfig {
   targetC: number;
   cureNoiseSdC: number;
   scrapLogit: { a: number; b: number };
+  /**
+   * The station that finds cure scrap (default: the oven itself). Downstream of the oven, a
+   * part bound to be scrapped travels through the buffers (taking capacity on the way) and is
+   * scrapped there.
+   */
+  inspectAt?: string;
   /** Setpoint changes during the run (simulated seconds from the start). */
   setpointChanges?: { atS: number; zone: string; setpointC: number }[];
 }

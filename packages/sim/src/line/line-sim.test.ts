@@ -151,4 +151,34 @@ describe('line simulation: textbook lines (fixed seeds)', () => {
     expect(limited.oven?.meanCureTempC).toBeCloseTo(170, 6);
     expect(limited.oven?.scrapRate).toBeCloseTo(p(10), 2);
   });
+
+  it('cure scrap found at a downstream inspection station travels there first', () => {
+    const cfg: LineConfig = {
+      ...line(
+        [
+          station('oven', { family: 'deterministic', value: 10 }),
+          station('assembly', { family: 'deterministic', value: 12 }),
+          station('test', { family: 'deterministic', value: 8 }),
+        ],
+        [3, 3],
+      ),
+      oven: {
+        station: 'oven',
+        zones: [{ id: 'zone2', setpointC: 175, timeConstantS: 300, ambientC: 20, maxRiseC: 230 }],
+        qualityZone: 'zone2',
+        targetC: 180,
+        cureNoiseSdC: 0,
+        scrapLogit: { a: -4, b: 0.1 },
+        inspectAt: 'test',
+      },
+    };
+    const r = simulateLine(cfg, { seed: 2, horizonS: 300_000 });
+    const p5 = 1 / (1 + Math.exp(-(-4 + 0.1 * 25)));
+    const [ov, asm, test] = r.stations;
+    expect(ov?.scrap).toBe(0);
+    expect(asm?.parts).toBeGreaterThan(20_000);
+    expect((test?.scrap ?? 0) / (test?.parts ?? 1)).toBeCloseTo(p5, 2);
+    // The bottleneck (assembly) works on parts that are scrapped later: good output is lower.
+    expect(Math.abs(r.throughputPerHour / ((3600 / 12) * (1 - p5)) - 1)).toBeLessThan(0.01);
+  });
 });

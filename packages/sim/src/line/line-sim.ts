@@ -135,6 +135,8 @@ class StationRt {
   scrap = 0;
   failures = 0;
   microStops = 0;
+  /** 1 when the part in hand is bound to be scrapped at the inspecting station (oven cure). */
+  flag = 0;
   readonly stateTime = new Float64Array(NS);
   constructor(
     readonly index: number,
@@ -165,11 +167,14 @@ class BufferRt {
   sojournSum = 0;
   exits = 0;
   readonly entry: Float64Array;
+  /** The parts' flags (see `StationRt.flag`), parallel to `entry`. */
+  readonly flags: Uint8Array;
   constructor(
     readonly id: string,
     readonly capacity: number,
   ) {
     this.entry = new Float64Array(Math.max(1, capacity));
+    this.flags = new Uint8Array(Math.max(1, capacity));
   }
 }
 
@@ -259,6 +264,14 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     };
   });
   const qz = oven === undefined ? undefined : zones.find((z) => z.id === oven.qualityZone);
+  const inspectIndex =
+    oven === undefined ? -1 : st.findIndex((s) => s.id === (oven.inspectAt ?? oven.station));
+  if (oven !== undefined && (inspectIndex < ovenIndex || inspectIndex < 0)) {
+    throw new GembaError(
+      'GEMBA_INVALID_ARGUMENT',
+      `oven inspection station '${oven.inspectAt}' is not at or after the oven on ${config.line}`,
+    );
+  }
   if (oven !== undefined && qz === undefined) {
     throw new GembaError(
       'GEMBA_INVALID_ARGUMENT',
@@ -368,6 +381,7 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
   const tryStart = (s: StationRt): void => {
     const i = s.index;
     if (i === 0) {
+      s.flag = 0;
       beginCycle(s);
       return;
     }
@@ -376,6 +390,7 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     if (b.count > 0) {
       bufLevelChange(b);
       b.sojournSum += sim.now - (b.entry[b.head] as number);
+      s.flag = b.flags[b.head] as number;
       b.exits++;
       b.head = b.head + 1 === b.capacity ? 0 : b.head + 1;
       b.count--;
@@ -386,6 +401,7 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     if (up.phase === P_BLOCKED && paused === 0) {
       // Capacity-0 buffer: hand over directly.
       b.exits++;
+      s.flag = up.flag;
       beginCycle(s);
       up.phase = P_STARVED;
       tryStart(up);
@@ -399,7 +415,9 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
   const pushFromBlocked = (up: StationRt): void => {
     const b = bufs[up.index] as BufferRt;
     bufLevelChange(b);
-    b.entry[(b.head + b.count) % b.capacity] = sim.now;
+    const pos = (b.head + b.count) % b.capacity;
+    b.entry[pos] = sim.now;
+    b.flags[pos] = up.flag;
     b.count++;
     up.phase = P_STARVED;
     tryStart(up);
@@ -421,6 +439,7 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     if (down.phase === P_STARVED && paused === 0) {
       b.exits++;
       s.good++;
+      down.flag = s.flag;
       s.phase = P_STARVED;
       beginCycle(down);
       tryStart(s);
@@ -428,7 +447,9 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     }
     if (b.count < b.capacity) {
       bufLevelChange(b);
-      b.entry[(b.head + b.count) % b.capacity] = sim.now;
+      const pos = (b.head + b.count) % b.capacity;
+      b.entry[pos] = sim.now;
+      b.flags[pos] = s.flag;
       b.count++;
       s.good++;
       tryStart(s);
@@ -456,15 +477,21 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
       const cure = zoneTemp(qz, sim.now) + oven.cureNoiseSdC * standardNormal(cureRng);
       const d = cure - oven.targetC;
       const p = 1 / (1 + Math.exp(-(oven.scrapLogit.a + oven.scrapLogit.b * d * d)));
-      scrap = s.scrapRng.next() < p;
+      const doomed = s.scrapRng.next() < p;
+      if (inspectIndex === i) scrap = doomed;
+      else {
+        // Found later, at the inspecting station; the oven's own scrap is its flat rate.
+        s.flag = doomed ? 1 : 0;
+        scrap = s.scrapP > 0 && s.scrapRng.next() < s.scrapP;
+      }
       tracePart?.(s.id, sim.now, scrap, cure);
       if (sim.now >= statsFrom) {
         cureSum += cure;
         cureN++;
-        if (scrap) ovenScrap++;
+        if (doomed) ovenScrap++;
       }
     } else {
-      scrap = s.scrapP > 0 && s.scrapRng.next() < s.scrapP;
+      scrap = (s.scrapP > 0 && s.scrapRng.next() < s.scrapP) || (i === inspectIndex && s.flag === 1);
       tracePart?.(s.id, sim.now, scrap);
     }
     if (scrap) {
