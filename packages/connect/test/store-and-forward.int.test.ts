@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type BusMessage, InProcessBus, RealClock, SampleBatchBuilder, silentLogger } from '@gemba/core';
-import { Collector } from '@gemba/core/testing';
+import { Collector, commandSkipReason } from '@gemba/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreAndForward } from '../src/buffer/store-and-forward.ts';
+import { startPymodbus } from './fixtures/pymodbus.ts';
 import { SwitchableBus } from './fixtures/switchable-bus.ts';
 
+const noPymodbus = await commandSkipReason('/usr/bin/python3', 'apt-get install python3 python3-pymodbus');
 const SUBJECT = 'gemba.samples.acme.p1.a1.line1';
 const dirs: string[] = [];
 const tmp = (): string => {
@@ -156,5 +158,68 @@ describe('store-and-forward', () => {
     // Everything acknowledged as enqueued by the child is there, in order, once.
     expect(all.length).toBeGreaterThanOrEqual(last + 1);
     expect(all).toEqual([...Array(all.length).keys()]);
+  });
+
+  it.skipIf(noPymodbus !== undefined)('keeps what a gateway buffered when it is killed with -9', async () => {
+    const dir = tmp();
+    const srv = await startPymodbus();
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./fixtures/gateway-child.ts', import.meta.url)),
+        dir,
+        String(srv.port),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let buffered = 0;
+    let counter = 0;
+    let running = true;
+    // The machine counts while the gateway buffers (its bus is unreachable).
+    const counting = (async () => {
+      while (running) {
+        await srv.set('ir', 0, [++counter]);
+        await new Promise((r) => setTimeout(r, 30));
+      }
+    })();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`gateway buffered only ${buffered}`)), 30_000);
+        createInterface({ input: child.stdout }).on('line', (l) => {
+          buffered = Number(l);
+          if (buffered >= 40) {
+            clearTimeout(timer);
+            child.kill('SIGKILL');
+            resolve();
+          }
+        });
+      });
+      await exited;
+    } finally {
+      running = false;
+      await counting;
+      await srv.stop();
+    }
+    const inner = new InProcessBus();
+    const values: number[] = [];
+    await inner.consume({ durable: 'check', filter: 'gemba.samples.>' }, (m: BusMessage) => {
+      for (let i = 0; i < m.batch.length; i++) values.push(m.batch.num[i] as number);
+      m.ack();
+    });
+    const sf = new StoreAndForward({
+      bus: inner,
+      dir: join(dir, 'buffer'),
+      clock: new RealClock(),
+      logger: silentLogger(),
+    });
+    open.push(sf);
+    await sf.flush(10_000);
+    // At least what the gateway last reported as buffered, each counter value once, in order.
+    expect(values.length).toBeGreaterThanOrEqual(buffered);
+    for (let i = 1; i < values.length; i++) expect(values[i]).toBeGreaterThan(values[i - 1] as number);
+    expect(values.at(-1)).toBeLessThanOrEqual(counter);
   });
 });

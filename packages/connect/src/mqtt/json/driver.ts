@@ -61,7 +61,16 @@ export class MqttJsonSource extends BaseSource {
   async start(): Promise<void> {
     if (this.#client !== undefined) return;
     this.emitStatus('connecting', `connecting to ${this.#def.url}`);
-    const client = connectMqtt(this.#def.url, mqttOptions(this.#def));
+    let options: ReturnType<typeof mqttOptions>;
+    try {
+      options = mqttOptions(this.#def);
+    } catch (err: unknown) {
+      // A broken TLS file: reported, every signal stays bad; a driver never throws into the pipeline.
+      this.emitBad(this.signals);
+      this.emitStatus('disconnected', err instanceof Error ? err.message : String(err));
+      return;
+    }
+    const client = connectMqtt(this.#def.url, options);
     this.#client = client;
     const topics = [...new Set(this.#bindings.map((b) => b.topic))];
     client.on('connect', () => {

@@ -81,10 +81,18 @@ export class SparkplugHostSource extends BaseSource {
     if (this.#client !== undefined) return;
     this.emitStatus('connecting', `connecting to ${this.#def.url}`);
     const offline = Buffer.from(JSON.stringify({ online: false, timestamp: this.clock.now() }));
-    const client = connectMqtt(
-      this.#def.url,
-      mqttOptions(this.#def, { will: { topic: this.#stateTopic(), payload: offline, qos: 1, retain: true } }),
-    );
+    let options: ReturnType<typeof mqttOptions>;
+    try {
+      options = mqttOptions(this.#def, {
+        will: { topic: this.#stateTopic(), payload: offline, qos: 1, retain: true },
+      });
+    } catch (err: unknown) {
+      // A broken TLS file: reported, every signal stays bad; a driver never throws into the pipeline.
+      this.emitBad(this.signals);
+      this.emitStatus('disconnected', err instanceof Error ? err.message : String(err));
+      return;
+    }
+    const client = connectMqtt(this.#def.url, options);
     this.#client = client;
     const filter = `${NS}/${this.#def.groupId}/#`;
     client.on('connect', () => {
