@@ -13,6 +13,7 @@ export * from './mqtt/sparkplug/driver.ts';
 export * from './opcua/browse.ts';
 export * from './opcua/config.ts';
 export * from './opcua/driver.ts';
+export * from './opcua/logs.ts';
 export * from './opcua/values.ts';
 export * from './source/backoff.ts';
 export * from './source/base-source.ts';

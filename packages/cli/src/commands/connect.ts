@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { type BrowsedVariable, browseServer } from '@gemba/connect';
-import { GembaError } from '@gemba/core';
+import { type BrowsedVariable, browseServer, routeOpcuaLogs } from '@gemba/connect';
+import { createLogger, GembaError } from '@gemba/core';
 import type { Command } from 'commander';
 
 interface BrowseFlags {
@@ -58,6 +58,8 @@ export function registerConnectCommands(program: Command): void {
           `--security-mode must be None, Sign or SignAndEncrypt`,
         );
       }
+      // node-opcua's own chatter goes to stderr, and only when it is an error.
+      routeOpcuaLogs(createLogger({ level: 'warn', destination: process.stderr }));
       const password = flags.passwordEnv === undefined ? undefined : process.env[flags.passwordEnv];
       const vars = await browseServer(endpoint, {
         pkiDir: flags.pkiDir,

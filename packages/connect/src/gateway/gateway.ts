@@ -15,6 +15,7 @@ import {
 } from '@gemba/core';
 import { StoreAndForward, type StoreAndForwardStats } from '../buffer/store-and-forward.ts';
 import { EdgeStage } from '../edge/edge-stage.ts';
+import { routeOpcuaLogs } from '../opcua/logs.ts';
 import type { BaseSource } from '../source/base-source.ts';
 import { createSource, type SourceOverride } from '../source/create-source.ts';
 
@@ -112,6 +113,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   }
   const defs = model.sources.filter((s) => wanted === undefined || wanted.includes(s.id));
+  if (defs.some((d) => d.protocol === 'opcua')) routeOpcuaLogs(options.logger);
   const statusListeners = new Set<(s: SourceStatus) => void>();
   const reports = new Map<string, SourceReport>();
   // A problem repeating on every sample (clock skew, a NaN register) is counted every time but
