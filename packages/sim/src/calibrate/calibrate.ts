@@ -412,7 +412,7 @@ export async function calibrate(
     params.oven = { zones: zoneParams, cureNoiseSdC };
     if (curve !== undefined) {
       ovenReport.scrapCurve = curve;
-      params.oven.scrapLogit = { a: curve.a.value, b: curve.b.value };
+      params.oven.scrapLogit = { a: curve.a.value, b: curve.b.value, form: curve.form };
       params.oven.inspectAt = curve.inspectAt;
       // The inspecting station's own flat rate is what the curve does not explain.
       const insp = (params.stations as Record<string, Partial<Omit<StationConfig, 'id'>>>)[curve.inspectAt];

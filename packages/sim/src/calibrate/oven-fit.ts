@@ -12,12 +12,14 @@ export interface ZoneFit {
   notes: string[];
 }
 
-/** The fitted scrap curve p(d) = 1 / (1 + exp(−(a + b·d²))), d = cure temperature − target. */
+/** The fitted scrap curve p(d) = 1 / (1 + exp(−(a + b·x))), x = d² or |d|, d = cure temperature − target. */
 export interface ScrapCurveFit {
   a: { value: number; se: number };
   b: { value: number; se: number };
   parts: number;
   scrap: number;
+  /** The curve's argument: the squared deviation d² or its magnitude |d|. */
+  form: 'squared' | 'absolute';
   /** Scrap the fitted curve expects over the same parts. */
   expectedScrap: number;
   /** The station where cure scrap is found (the oven or an inspection station downstream). */
@@ -198,7 +200,7 @@ function flatLogLik(ys: readonly number[]): number {
 }
 
 /**
- * Fits the oven's scrap curve p(d) = σ(a + b·d²) by logistic regression, where d is the
+ * Fits the oven's scrap curve p(d) = σ(a + b·x), x = d² or |d| (both tried), by logistic regression, where d is the
  * quality zone's deviation from target when a part left the oven, and finds **where** that
  * scrap is detected: at the oven itself or at a station downstream (an inspection station).
  * Downstream, the k-th completion of a station is matched with the (k − w)-th good oven exit
@@ -236,15 +238,27 @@ export function fitScrapCurve(
   const goodExitDev = exits
     .map((e, i) => (e.scrap ? Number.NaN : dev[i]))
     .filter((d) => !Number.isNaN(d as number));
-  type Cand = { station: string; offset: number; xs: number[]; ys: number[]; fit: Logistic; gain: number };
+  type Cand = {
+    station: string;
+    offset: number;
+    form: 'squared' | 'absolute';
+    xs: number[];
+    ys: number[];
+    fit: Logistic;
+    gain: number;
+  };
   let best: Cand | undefined;
-  const consider = (station: string, offset: number, xs: number[], ys: number[]): void => {
+  // `ds` are signed deviations; both curve forms are tried.
+  const consider = (station: string, offset: number, ds: number[], ys: number[]): void => {
     const nScrap = ys.reduce((acc, v) => acc + v, 0);
-    if (xs.length < 50 || nScrap < 5) return;
-    const fit = logisticFit(xs, ys);
-    if (!(fit.b > 0) || !Number.isFinite(fit.a)) return;
-    const gain = fit.ll - flatLogLik(ys);
-    if (best === undefined || gain > best.gain) best = { station, offset, xs, ys, fit, gain };
+    if (ds.length < 50 || nScrap < 5) return;
+    for (const form of ['squared', 'absolute'] as const) {
+      const xs = ds.map((d) => (form === 'squared' ? d * d : Math.abs(d)));
+      const fit = logisticFit(xs, ys);
+      if (!(fit.b > 0) || !Number.isFinite(fit.a)) continue;
+      const gain = fit.ll - flatLogLik(ys);
+      if (best === undefined || gain > best.gain) best = { station, offset, form, xs, ys, fit, gain };
+    }
   };
   {
     const xs: number[] = [];
@@ -252,7 +266,7 @@ export function fitScrapCurve(
     exits.forEach((e, i) => {
       const d = dev[i];
       if (d === undefined) return;
-      xs.push(d * d);
+      xs.push(d);
       ys.push(e.scrap ? 1 : 0);
     });
     consider(oven.id, 0, xs, ys);
@@ -265,7 +279,7 @@ export function fitScrapCurve(
       for (let k = w; k < comps.length; k++) {
         const d = goodExitDev[k - w];
         if (d === undefined) continue;
-        xs.push(d * d);
+        xs.push(d);
         ys.push((comps[k] as { scrap: boolean }).scrap ? 1 : 0);
       }
       consider(c.id, w, xs, ys);
@@ -274,7 +288,8 @@ export function fitScrapCurve(
   const b = best as Cand | undefined;
   if (b === undefined || 2 * b.gain < 10) return undefined;
   const { a, b: slope } = b.fit;
-  const maxD = Math.sqrt(Math.max(...b.xs));
+  const devOf = (x: number): number => (b.form === 'squared' ? Math.sqrt(x) : x);
+  const maxD = devOf(Math.max(...b.xs));
   const edges = [0, 1, 2, 3, 5, 8, Math.max(8.0001, maxD + 1e-9)];
   const bands: ScrapCurveFit['bands'] = [];
   for (let k = 0; k + 1 < edges.length; k++) {
@@ -284,7 +299,7 @@ export function fitScrapCurve(
     let obs = 0;
     let fitted = 0;
     for (let i = 0; i < b.xs.length; i++) {
-      const d = Math.sqrt(b.xs[i] as number);
+      const d = devOf(b.xs[i] as number);
       if (d < lo || d >= hi) continue;
       parts++;
       obs += b.ys[i] as number;
@@ -299,6 +314,7 @@ export function fitScrapCurve(
     b: { value: slope, se: b.fit.seB },
     parts: b.xs.length,
     scrap: b.ys.reduce((acc, v) => acc + v, 0),
+    form: b.form,
     expectedScrap: expected,
     inspectAt: b.station,
     transitOffset: b.offset,

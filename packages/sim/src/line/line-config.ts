@@ -67,7 +67,8 @@ export interface OvenConfig {
   qualityZone: string;
   targetC: number;
   cureNoiseSdC: number;
-  scrapLogit: { a: number; b: number };
+  /** p = σ(a + b·x) with x = d² (`squared`, the default) or |d| (`absolute`). */
+  scrapLogit: { a: number; b: number; form?: 'squared' | 'absolute' };
   /**
    * The station that finds cure scrap (default: the oven itself). Downstream of the oven, a
    * part bound to be scrapped travels through the buffers (taking capacity on the way) and is

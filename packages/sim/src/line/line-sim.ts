@@ -264,6 +264,7 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     };
   });
   const qz = oven === undefined ? undefined : zones.find((z) => z.id === oven.qualityZone);
+  const absForm = oven?.scrapLogit.form === 'absolute';
   const inspectIndex =
     oven === undefined ? -1 : st.findIndex((s) => s.id === (oven.inspectAt ?? oven.station));
   if (oven !== undefined && (inspectIndex < ovenIndex || inspectIndex < 0)) {
@@ -476,7 +477,8 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     if (i === ovenIndex && oven !== undefined && qz !== undefined) {
       const cure = zoneTemp(qz, sim.now) + oven.cureNoiseSdC * standardNormal(cureRng);
       const d = cure - oven.targetC;
-      const p = 1 / (1 + Math.exp(-(oven.scrapLogit.a + oven.scrapLogit.b * d * d)));
+      const x = absForm ? Math.abs(d) : d * d;
+      const p = 1 / (1 + Math.exp(-(oven.scrapLogit.a + oven.scrapLogit.b * x)));
       const doomed = s.scrapRng.next() < p;
       if (inspectIndex === i) scrap = doomed;
       else {
