@@ -6,7 +6,7 @@
 // Run: npx tsx bench/scale.ts [--batches-per-line 150] [--engines 1,2]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Model, parseModel, type SampleBatch, SampleBatchBuilder, subjectForPath } from '@gemba/core';
@@ -110,7 +110,11 @@ async function run(engineCount: number, yaml: string, model: Model): Promise<Run
       const args = [GEMBA, 'engine', modelFile, '--bus', srv.url, '--historian', PG_URL];
       args.push('--historian-schema', schema, '--member', `engine-${k + 1}`, '--lease-ms', '2000');
       args.push('--log-level', 'warn');
-      engines.push(spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] }));
+      // Engine logs (warnings and errors) go to a file kept after the run, for diagnosis.
+      const logFile = join(tmpdir(), `gemba-bench-scale-engine-${engineCount}-${k + 1}.log`);
+      const out = openSync(logFile, 'w');
+      engines.push(spawn(process.execPath, args, { stdio: ['ignore', out, 'inherit'] }));
+      closeSync(out);
     }
     const lines = model.lines.map((l) => l.path);
     const plants = [...new Set(lines.map((l) => l.split('/').slice(0, 2).join('/')))];
