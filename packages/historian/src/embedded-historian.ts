@@ -168,7 +168,7 @@ export class EmbeddedHistorian implements Historian {
     const interval = options.rollupIntervalMs ?? 1000;
     h.#timer = setInterval(() => {
       h.#q
-        .run(() => h.#maintain())
+        .run(() => h.#maintain(true))
         .catch((err: unknown) => h.#log.error({ err }, 'rollup/compaction failed'));
     }, interval);
     h.#timer.unref();
@@ -456,10 +456,15 @@ export class EmbeddedHistorian implements Historian {
     return out;
   }
 
-  /** Recomputes rollups of dirty minutes (1 min from raw, then 1 h from 1 min). */
-  async #refreshRollups(): Promise<void> {
-    if (this.#dirty.size === 0) return;
+  /**
+   * Recomputes rollups of dirty minutes (1 min from raw, then 1 h from 1 min). With
+   * `onlyClosed` (the timer) the latest dirty minute is left for later: it is usually still
+   * filling, and recomputing it every second only churns storage.
+   */
+  async #refreshRollups(onlyClosed = false): Promise<void> {
     const all = [...this.#dirty].sort((a, b) => a - b);
+    if (onlyClosed) all.pop();
+    if (all.length === 0) return;
     const minFloor = Math.ceil(this.#floors.raw / MINUTE_MS) * MINUTE_MS;
     const minutes = all.filter((m) => m >= minFloor && m >= this.#floors.r1m);
     const hourFloor = Math.ceil(this.#floors.r1m / HOUR_MS) * HOUR_MS;
@@ -490,7 +495,7 @@ export class EmbeddedHistorian implements Historian {
       await c.run('ROLLBACK').catch(() => undefined);
       throw err;
     }
-    this.#dirty.clear();
+    for (const m of all) this.#dirty.delete(m);
   }
 
   /** Sorts closed partitions by (signal, time). */
@@ -514,9 +519,9 @@ export class EmbeddedHistorian implements Historian {
     }
   }
 
-  async #maintain(): Promise<void> {
+  async #maintain(onlyClosed = false): Promise<void> {
     if (this.#closed) return;
-    await this.#refreshRollups();
+    await this.#refreshRollups(onlyClosed);
     await this.#compact();
   }
 
@@ -548,7 +553,9 @@ export class EmbeddedHistorian implements Historian {
    * than row-wise conversion for tens of thousands of rows).
    */
   async #bucketRows(sql: string): Promise<BucketRow[]> {
-    const cols = (await this.#c.runAndReadAll(sql)).getColumns() as unknown[][];
+    const cols = (
+      await this.#c.runAndReadAll(`SELECT * FROM (${sql}) ORDER BY sid, bucket`)
+    ).getColumns() as unknown[][];
     const [sid, bucket, n, total, m2, mn, mx, first, last] = cols as [
       unknown[],
       unknown[],
@@ -576,7 +583,15 @@ export class EmbeddedHistorian implements Historian {
         stddev: stddevOf(count, toNumber(m2[i])),
       };
     }
-    return out.sort((x, y) => (x.signal < y.signal ? -1 : x.signal > y.signal ? 1 : x.bucketMs - y.bucketMs));
+    // Rows come grouped by signal id in bucket order: order the groups by path.
+    const runs: BucketRow[][] = [];
+    for (const row of out) {
+      const run = runs[runs.length - 1];
+      if (run !== undefined && run[0]?.signal === row.signal) run.push(row);
+      else runs.push([row]);
+    }
+    runs.sort((x, y) => ((x[0]?.signal ?? '') < (y[0]?.signal ?? '') ? -1 : 1));
+    return runs.flat();
   }
 
   #rawBucketsSql(sids: readonly number[], fromMs: number, toMs: number, widthMs: number): string | undefined {

@@ -135,7 +135,7 @@ export class PostgresHistorian implements Historian {
     const interval = options.rollupIntervalMs ?? 1000;
     if (interval > 0) {
       h.#timer = setInterval(() => {
-        h.refreshRollups().catch((err: unknown) => h.#log.warn({ err }, 'rollup refresh failed'));
+        h.#chainRefresh(true).catch((err: unknown) => h.#log.warn({ err }, 'rollup refresh failed'));
       }, interval);
       h.#timer.unref();
     }
@@ -379,12 +379,18 @@ export class PostgresHistorian implements Historian {
     if (this.#closed) return Promise.resolve();
     // Chained, not shared: a refresh already running may have read the dirty minutes before the
     // caller's appends committed, so the caller's refresh starts after it.
-    const next = this.#refreshChain.then(() => this.#refresh());
+    return this.#chainRefresh(false);
+  }
+
+  /** With `onlyClosed` (the timer) the latest dirty minute, usually still filling, is left for later. */
+  #chainRefresh(onlyClosed: boolean): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const next = this.#refreshChain.then(() => this.#refresh(onlyClosed));
     this.#refreshChain = next.catch(() => undefined);
     return next;
   }
 
-  async #refresh(): Promise<void> {
+  async #refresh(onlyClosed: boolean): Promise<void> {
     const s = this.#s;
     // The exact rows read are deleted afterwards: with several writers, ids do not commit in
     // order, so a row with a smaller id may still appear after this read.
@@ -399,6 +405,7 @@ export class PostgresHistorian implements Historian {
     }
     // One short transaction per range of at most six hours, so appends are not held up for long.
     const all = [...idsByMinute.keys()].sort((a, b) => a - b);
+    if (onlyClosed) all.pop();
     for (const [a, b] of bridgeRanges(all, MINUTE_MS, HOUR_MS, 6 * HOUR_MS)) {
       await this.#refreshRange(
         a,
