@@ -3,7 +3,7 @@
 //   2. Modbus registers/s over one connection to pymodbus (Debian python3-pymodbus), through
 //      ModbusSource, and a bare modbus-serial request loop as the peer's ceiling;
 //   3. Sparkplug B metrics/s decoded from Mosquitto (edge node in a child process, QoS 1).
-// Run: npx tsx bench/connect.ts [--seconds 10] [--items 10000]
+// Run: npx tsx bench/connect.ts [--seconds 10] [--items 10000] [--change-ms 250] [--only opcua|modbus|sparkplug]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -66,7 +66,7 @@ function child(args: string[]): Promise<{ proc: ChildProcess; first: string; lin
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function benchOpcua(): Promise<Record<string, number>> {
-  const intervalMs = 1000;
+  const intervalMs = opt('change-ms', 250);
   const peer = await child(['opcua', join(dir, 'server-pki'), String(ITEMS), String(intervalMs)]);
   process.stderr.write(`bench/connect: OPC UA server up at ${peer.first}\n`);
   const bindings = Array.from({ length: ITEMS }, (_, i) => ({ signal: `v${i}`, nodeId: `ns=1;s=bulk.${i}` }));
@@ -90,25 +90,36 @@ async function benchOpcua(): Promise<Record<string, number>> {
   await sleep(2000);
   const v0 = src.counters.values;
   const t1 = performance.now();
+  const cpu0 = process.cpuUsage();
   await sleep(SECONDS * 1000);
   const values = src.counters.values - v0;
   const s = (performance.now() - t1) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   await src.stop();
   peer.proc.kill('SIGKILL');
   return {
     items: ITEMS,
+    changeMs: intervalMs,
     offeredValuesPerSec: (ITEMS * 1000) / intervalMs,
     valuesPerSec: Math.round(values / s),
     subscribeSeconds: Math.round(setupS * 10) / 10,
     batches,
+    // Gemba's process CPU over the window, % of one core: far below 100 means the peer limits.
+    clientCpuPct: Math.round(((cpu.user + cpu.system) / 1e6 / s) * 100),
   };
 }
 
 async function benchModbus(): Promise<Record<string, number>> {
   const srv = await startPymodbus();
-  // 500 holding registers: four reads of at most 125 per round, one connection, back to back.
-  const bindings = Array.from({ length: 500 }, (_, i) => ({ signal: `v${i}`, table: 'holding', address: i }));
-  const m = model(500, [
+  // 1000 holding + 1000 input registers: 16 reads of at most 125 per round, one connection,
+  // requests in series; polled every 1 ms (the shortest interval), so a round starts as soon
+  // as the last one ends or 1 ms has passed.
+  const bindings = Array.from({ length: 2000 }, (_, i) => ({
+    signal: `v${i}`,
+    table: i < 1000 ? 'holding' : 'input',
+    address: i % 1000,
+  }));
+  const m = model(2000, [
     { id: 'mb', protocol: 'modbus', host: '127.0.0.1', port: srv.port, pollIntervalMs: 1, bindings },
   ]);
   const src = createSource(m.sources[0] as never, m, { logger, clock }) as ModbusSource;
@@ -121,8 +132,10 @@ async function benchModbus(): Promise<Record<string, number>> {
   const r0 = src.counters.registers;
   const q0 = src.counters.reads;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await sleep(SECONDS * 1000);
   const s = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   const registers = src.counters.registers - r0;
   const reads = src.counters.reads - q0;
   await src.stop();
@@ -143,6 +156,7 @@ async function benchModbus(): Promise<Record<string, number>> {
     registersPerSec: Math.round(registers / s),
     readsPerSec: Math.round(reads / s),
     samplesPerSec: Math.round(samples / (s + 1)),
+    clientCpuPct: Math.round(((cpu.user + cpu.system) / 1e6 / s) * 100),
     bareClientRegistersPerSec: Math.round(raw / rawS),
   };
 }
@@ -173,6 +187,7 @@ async function benchSparkplug(): Promise<Record<string, number>> {
   const peer = await child(['sparkplug', 'mqtt://127.0.0.1:1883', group, String(METRICS), String(SECONDS)]);
   const c0 = src.counters.metrics;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await new Promise<void>((r) => peer.proc.once('exit', () => r()));
   // Let the host drain what the broker still holds for it: until nothing new arrives for 300 ms.
   let last = -1;
@@ -184,6 +199,7 @@ async function benchSparkplug(): Promise<Record<string, number>> {
   }
   const s = (tEnd - t0) / 1000;
   const metrics = src.counters.metrics - c0;
+  const cpu = process.cpuUsage(cpu0);
   const published = Number(peer.lines.find((l) => l.startsWith('published'))?.split(' ')[1] ?? 0);
   await src.stop();
   return {
@@ -193,6 +209,7 @@ async function benchSparkplug(): Promise<Record<string, number>> {
     publishedMessages: published,
     decodedMessages: Math.round(metrics / METRICS),
     gaps: src.counters.gaps,
+    clientCpuPct: Math.round(((cpu.user + cpu.system) / 1e6 / s) * 100),
   };
 }
 
@@ -216,13 +233,13 @@ console.log(
 console.log('| protocol | setup | figure |');
 console.log('|---|---|---|');
 console.log(
-  `| OPC UA | ${opcua.items} monitored items, 1 server (node-opcua, child process), each changing 1/s, sampling 100 ms | ${opcua.valuesPerSec} values/s received (offered ${opcua.offeredValuesPerSec}/s; subscribe took ${opcua.subscribeSeconds} s) |`,
+  `| OPC UA | ${opcua.items} monitored items, 1 server (node-opcua, child process), each changing every ${opcua.changeMs} ms, sampling 100 ms | ${opcua.valuesPerSec} values/s received (offered ${opcua.offeredValuesPerSec}/s; subscribe took ${opcua.subscribeSeconds} s; Gemba CPU ${opcua.clientCpuPct} %) |`,
 );
 console.log(
-  `| Modbus TCP | pymodbus, 1 connection, 500 holding registers in 4 reads of ≤ 125 | ${modbus.registersPerSec} registers/s (${modbus.readsPerSec} reads/s) via ModbusSource; bare modbus-serial loop: ${modbus.bareClientRegistersPerSec} registers/s |`,
+  `| Modbus TCP | pymodbus, 1 connection, 2000 registers (holding + input) in 16 reads of ≤ 125, polled every 1 ms | ${modbus.registersPerSec} registers/s (${modbus.readsPerSec} reads/s) via ModbusSource; bare modbus-serial loop: ${modbus.bareClientRegistersPerSec} registers/s; Gemba CPU ${modbus.clientCpuPct} % |`,
 );
 console.log(
-  `| Sparkplug B | Mosquitto, 1 edge node (child process), DDATA of ${sparkplug.metricsPerMessage} aliased Doubles, QoS 1 | ${sparkplug.metricsPerSec} metrics/s decoded (${sparkplug.messagesPerSec} messages/s; ${sparkplug.decodedMessages}/${sparkplug.publishedMessages} messages, ${sparkplug.gaps} seq gaps) |`,
+  `| Sparkplug B | Mosquitto, 1 edge node (child process), DDATA of ${sparkplug.metricsPerMessage} aliased Doubles, QoS 1 | ${sparkplug.metricsPerSec} metrics/s decoded (${sparkplug.messagesPerSec} messages/s; ${sparkplug.decodedMessages}/${sparkplug.publishedMessages} messages, ${sparkplug.gaps} seq gaps; Gemba CPU ${sparkplug.clientCpuPct} %) |`,
 );
 console.log(JSON.stringify({ bench: 'connect', seconds: SECONDS, opcua, modbus, sparkplug }));
 process.exit(0);
