@@ -36,29 +36,35 @@ function barChart(
   const vals = bars.map((b) =>
     typeof b.value === 'number' ? { mean: b.value, low: b.value, high: b.value } : b.value,
   );
-  const max = Math.max(1e-9, ...vals.map((v) => (Number.isFinite(v.high) ? v.high : v.mean)));
-  const scale = (width - labelW - 90) / max;
+  const hi = (v: { mean: number; high: number }): number => (Number.isFinite(v.high) ? v.high : v.mean);
+  const lo = (v: { mean: number; low: number }): number => (Number.isFinite(v.low) ? v.low : v.mean);
+  // Differences can be negative: the axis starts at min(0, lowest) and bars grow from zero.
+  const min = Math.min(0, ...vals.map(lo));
+  const max = Math.max(1e-9, ...vals.map(hi));
+  const scale = (width - labelW - 90) / (max - min);
+  const px = (v: number): number => x + labelW + (v - min) * scale;
   const out: string[] = [`<text x="${x}" y="${y + 14}" font-weight="bold">${esc(title)}</text>`];
+  if (min < 0) {
+    out.push(`<path d="M${px(0)},${y + 22}v${bars.length * rowH + 4}" stroke="#999" fill="none"/>`);
+  }
   bars.forEach((b, i) => {
     const v = vals[i] as { mean: number; low: number; high: number };
     const yy = y + 24 + i * rowH;
     out.push(`<text x="${x + labelW - 6}" y="${yy + 14}" text-anchor="end">${esc(b.label)}</text>`);
     out.push(
-      `<rect x="${x + labelW}" y="${yy + 3}" width="${Math.max(0, v.mean * scale)}" height="${rowH - 8}" fill="${b.colour ?? '#1565c0'}"/>`,
+      `<rect x="${px(Math.min(0, v.mean))}" y="${yy + 3}" width="${Math.abs(v.mean) * scale}" height="${rowH - 8}" fill="${b.colour ?? '#1565c0'}"/>`,
     );
     if (Number.isFinite(v.low) && v.high > v.low) {
       const cy = yy + rowH / 2 - 1;
       out.push(
-        `<path d="M${x + labelW + v.low * scale},${cy}H${x + labelW + v.high * scale}M${x + labelW + v.low * scale},${cy - 5}v10M${x + labelW + v.high * scale},${cy - 5}v10" stroke="#000" fill="none"/>`,
+        `<path d="M${px(v.low)},${cy}H${px(v.high)}M${px(v.low)},${cy - 5}v10M${px(v.high)},${cy - 5}v10" stroke="#000" fill="none"/>`,
       );
     }
     const ci =
       typeof b.value === 'number' || !Number.isFinite(b.value.halfWidth)
         ? ''
         : ` ± ${fmt(b.value.halfWidth)}`;
-    out.push(
-      `<text x="${x + labelW + max * scale + 8}" y="${yy + 14}">${fmt(v.mean)}${ci} ${esc(unit)}</text>`,
-    );
+    out.push(`<text x="${px(max) + 8}" y="${yy + 14}">${fmt(v.mean)}${ci} ${esc(unit)}</text>`);
   });
   return { svg: `<g>${out.join('')}</g>`, height: 24 + bars.length * rowH + 16 };
 }
