@@ -5,8 +5,9 @@ import { loadModelFile, SampleBatch, silentLogger, subjectForPath } from '@gemba
 import { commandSkipReason } from '@gemba/core/testing';
 import { JetStreamBus } from '@gemba/nats';
 import { NATS_SERVER_BIN, NatsServerProcess } from '@gemba/nats/testing';
+import { startPlant } from '@gemba/plant';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startApiNode, startEngineNode } from '../src/commands/scale.ts';
+import { startApiNode, startEngineNode, startGatewayNode } from '../src/commands/scale.ts';
 
 const skip = await commandSkipReason(NATS_SERVER_BIN, 'apt-get install nats-server');
 
@@ -64,5 +65,34 @@ describe.skipIf(skip !== undefined)('scaled-out processes (engine and api nodes 
       return body.entries.find((e) => e.kind === 'value')?.value;
     };
     await expect.poll(twinValue, { timeout: 15_000 }).toBe(2.5);
+  });
+
+  it('a gateway node publishes what the plant emulator serves to the line’s stream', async () => {
+    const srv = await NatsServerProcess.start();
+    stops.push(() => srv.cleanup());
+    const dir = mkdtempSync(join(tmpdir(), 'gemba-scale-gw-'));
+    stops.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const model = await loadModelFile('examples/demo-line/plant.yaml');
+    // Only the Modbus part of the emulator (no OPC UA certificates, no MQTT broker needed).
+    const plant = await startPlant({ model, opcuaPort: false, modbusPort: 0, seed: 7 });
+    stops.push(() => plant.stop());
+    const gw = await startGatewayNode({
+      model,
+      busUrl: srv.url,
+      dataDir: dir,
+      sources: ['modbus-oven'],
+      overrides: plant.sourceOverrides(),
+      logger: silentLogger(),
+    });
+    stops.push(() => gw.stop());
+    const reader = await JetStreamBus.connect({ servers: srv.url, name: 'test-reader' });
+    stops.push(() => reader.close());
+    const line = model.lines[0]?.path as string;
+    const seen = new Set<string>();
+    await reader.consume({ durable: 'check', filter: subjectForPath(line) }, (m) => {
+      for (const s of m.batch.signals) seen.add(s);
+      m.ack();
+    });
+    await expect.poll(() => seen.has(`${line}/oven/zone2/temperature`), { timeout: 15_000 }).toBe(true);
   });
 });

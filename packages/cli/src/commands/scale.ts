@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { type Gateway, startGateway } from '@gemba/connect';
+import { type Gateway, type SourceOverride, startGateway } from '@gemba/connect';
 import {
   type Clock,
   createLogger,
@@ -58,6 +58,8 @@ export interface GatewayNodeOptions {
   busUrl: string;
   dataDir: string;
   sources?: string[];
+  /** Connection fields per source id (e.g. the plant emulator's `sourceOverrides()`). */
+  overrides?: Record<string, SourceOverride>;
   logger: Logger;
   clock?: Clock;
 }
@@ -82,6 +84,7 @@ export async function startGatewayNode(o: GatewayNodeOptions): Promise<ScaleNode
       clock,
       dataDir: o.dataDir,
       ...(o.sources === undefined ? {} : { sources: o.sources }),
+      ...(o.overrides === undefined ? {} : { overrides: o.overrides }),
     });
   } catch (err: unknown) {
     await bus.close();
