@@ -12,6 +12,7 @@ export * from './mqtt/sparkplug/codec.ts';
 export * from './mqtt/sparkplug/driver.ts';
 export * from './opcua/browse.ts';
 export * from './opcua/config.ts';
+export * from './opcua/discover.ts';
 export * from './opcua/driver.ts';
 export * from './opcua/logs.ts';
 export * from './opcua/values.ts';

@@ -5,6 +5,7 @@ import { RealClock, type Sample, type SourceStatus, silentLogger } from '@gemba/
 import { Collector, sourceContractSuite } from '@gemba/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { browseServer } from '../src/opcua/browse.ts';
+import { discoverEndpoints } from '../src/opcua/discover.ts';
 import type { OpcuaSource } from '../src/opcua/driver.ts';
 import { createSource } from '../src/source/create-source.ts';
 import { sig, sourceDef, testModel } from './fixtures/model.ts';
@@ -204,5 +205,11 @@ describe('OPC UA client against a node-opcua server', () => {
     expect(temp).toMatchObject({ dataType: 'Double', unit: '°C', browsePath: 'Objects/1:Machine/1:temp' });
     expect(nodes.find((n) => n.nodeId === 'ns=1;s=m.counter')?.dataType).toBe('UInt32');
     expect(nodes.find((n) => n.nodeId === 'ns=1;s=m.setpoint')?.writable).toBe(true);
+    const eps = await discoverEndpoints(server.endpoint, { pkiDir: join(dir, 'client', 'pki') });
+    expect(eps).toContainEqual(expect.objectContaining({ securityMode: 'None', securityPolicy: 'None' }));
+    expect(eps).toContainEqual(
+      expect.objectContaining({ securityMode: 'SignAndEncrypt', securityPolicy: 'Basic256Sha256' }),
+    );
+    expect(eps.flatMap((e) => e.userTokens)).toEqual(expect.arrayContaining(['Anonymous', 'UserName']));
   });
 });

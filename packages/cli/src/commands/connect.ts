@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type BrowsedVariable, browseServer, routeOpcuaLogs } from '@gemba/connect';
+import { type BrowsedVariable, browseServer, discoverEndpoints, routeOpcuaLogs } from '@gemba/connect';
 import { createLogger, GembaError } from '@gemba/core';
 import type { Command } from 'commander';
 
@@ -72,5 +72,29 @@ export function registerConnectCommands(program: Command): void {
         ...(flags.root !== undefined ? { root: flags.root } : {}),
       });
       console.log(flags.json === true ? JSON.stringify(vars, null, 2) : renderVariables(vars));
+    });
+  connect
+    .command('endpoints <endpoint>')
+    .description('list the security modes, policies and logins an OPC UA server offers')
+    .option('--pki-dir <dir>', 'certificate store and trust list folder', join('.gemba', 'pki'))
+    .option('--json', 'print JSON instead of a table')
+    .action(async (endpoint: string, flags: { pkiDir: string; json?: boolean }) => {
+      if (!endpoint.startsWith('opc.tcp://')) {
+        throw new GembaError(
+          'GEMBA_INVALID_ARGUMENT',
+          `'${endpoint}' is not an OPC UA endpoint (opc.tcp://host:port/path)`,
+        );
+      }
+      routeOpcuaLogs(createLogger({ level: 'warn', destination: process.stderr }));
+      const eps = await discoverEndpoints(endpoint, { pkiDir: flags.pkiDir });
+      if (flags.json === true) {
+        console.log(JSON.stringify(eps, null, 2));
+        return;
+      }
+      for (const e of eps) {
+        console.log(
+          `${e.securityMode.padEnd(15)} ${e.securityPolicy.padEnd(22)} ${e.userTokens.join(', ').padEnd(30)} ${e.endpointUrl}`,
+        );
+      }
     });
 }
