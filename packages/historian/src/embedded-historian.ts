@@ -46,6 +46,8 @@ export interface EmbeddedHistorianOptions {
    * end has arrived, ms; default one hour.
    */
   closeAfterMs?: number;
+  /** DuckDB's memory limit (it spills to disk beyond it), e.g. `'2GB'`; default `'2GB'`. */
+  memoryLimit?: string;
 }
 
 const MINUTE_MS = 60_000;
@@ -152,7 +154,9 @@ export class EmbeddedHistorian implements Historian {
     let c: DuckDBConnection;
     try {
       mkdirSync(options.dir, { recursive: true });
-      db = await DuckDBInstance.create(join(options.dir, 'historian.duckdb'));
+      db = await DuckDBInstance.create(join(options.dir, 'historian.duckdb'), {
+        memory_limit: options.memoryLimit ?? '2GB',
+      });
       c = await db.connect();
     } catch (err: unknown) {
       throw new GembaError(
