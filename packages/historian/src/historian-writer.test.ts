@@ -94,3 +94,36 @@ describe('HistorianWriter', () => {
     await bus.close();
   });
 });
+
+/** A real MemoryHistorian whose appends take `delayMs`, as a loaded store's would. */
+class SlowStore extends MemoryHistorian {
+  appended = 0;
+  constructor(readonly delayMs: number) {
+    super();
+  }
+  override async append(b: SampleBatch): Promise<void> {
+    await new Promise((r) => setTimeout(r, this.delayMs));
+    this.appended += b.length;
+    await super.append(b);
+  }
+}
+
+describe('HistorianWriter with a store slower than the ack wait', () => {
+  it('does not append redeliveries of messages it holds, and acknowledges them all', async () => {
+    const bus = new InProcessBus();
+    const historian = new SlowStore(150);
+    const writer = await startHistorianWriter({
+      bus,
+      historian,
+      durable: 'hist',
+      ackWaitMs: 40,
+      maxBatchSamples: 30,
+    });
+    for (let k = 0; k < 10; k++) await bus.publish('gemba.samples.l1', batch(k * 10, 10));
+    await vi.waitFor(async () => expect(await writer.lag()).toBe(0), { timeout: 20_000, interval: 10 });
+    expect(await count(historian)).toBe(100);
+    expect(historian.appended).toBe(100);
+    await writer.stop();
+    await bus.close();
+  });
+});

@@ -84,6 +84,9 @@ export async function startHistorianWriter(options: HistorianWriterOptions): Pro
   const { bus, historian } = options;
 
   let buffer: BusMessage[] = [];
+  /** Sequences buffered or being appended, and later deliveries of them. */
+  const held = new Set<number>();
+  const extra = new Map<number, BusMessage[]>();
   let bufferedSamples = 0;
   let flushing: Promise<void> | undefined;
   let stopping = false;
@@ -143,13 +146,24 @@ export async function startHistorianWriter(options: HistorianWriterOptions): Pro
       wakeRoom();
       const ok = await appendWithRetry(msgs);
       if (ok) {
-        for (const m of msgs) m.ack();
+        for (const m of msgs) {
+          m.ack();
+          for (const again of extra.get(m.seq) ?? []) again.ack();
+        }
         stats.messages += msgs.length;
+      }
+      for (const m of msgs) {
+        held.delete(m.seq);
+        extra.delete(m.seq);
       }
       stats.buffered -= msgs.length;
       if (!ok) {
         // Stopping with a failing store: drop the rest from memory, the bus still holds it.
         stats.buffered -= buffer.length;
+        for (const m of buffer) {
+          held.delete(m.seq);
+          extra.delete(m.seq);
+        }
         buffer = [];
         bufferedSamples = 0;
         return;
@@ -177,6 +191,15 @@ export async function startHistorianWriter(options: HistorianWriterOptions): Pro
       ackWaitMs: options.ackWaitMs ?? 60_000,
     },
     async (msg) => {
+      // A redelivery (ack wait expired) of a message held here is not appended twice: it is
+      // acknowledged together with the first delivery.
+      if (held.has(msg.seq)) {
+        const list = extra.get(msg.seq);
+        if (list === undefined) extra.set(msg.seq, [msg]);
+        else list.push(msg);
+        return;
+      }
+      held.add(msg.seq);
       // Backpressure: the next delivery waits while the buffer is full.
       while (bufferedSamples >= maxSamples && !stopping) {
         await new Promise<void>((resolve) => roomWaiters.push(resolve));

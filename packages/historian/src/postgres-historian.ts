@@ -44,6 +44,10 @@ export interface PostgresHistorianOptions {
   rollupIntervalMs?: number;
   /** Most connections in the pool. Default 4. */
   maxConnections?: number;
+  /** How long to wait for a connection (from the pool or the server), ms. Default 30 000. */
+  connectTimeoutMs?: number;
+  /** An append that has not committed after this long fails (and is retried by the writer), ms. Default 120 000. */
+  appendTimeoutMs?: number;
 }
 
 const MINUTE_MS = 60_000;
@@ -95,6 +99,7 @@ export class PostgresHistorian implements Historian {
   readonly #log: Logger;
   readonly #s: string;
   readonly #partitionMs: number;
+  readonly #appendTimeoutMs: number;
   readonly #sids = new Map<SignalId, number>();
   readonly #paths = new Map<number, SignalId>();
   readonly #partitions = new Set<number>();
@@ -112,11 +117,17 @@ export class PostgresHistorian implements Historian {
       schema: options.schema ?? 'gemba',
     });
     this.#partitionMs = options.partitionMs ?? DAY_MS;
+    this.#appendTimeoutMs = options.appendTimeoutMs ?? 120_000;
   }
 
   /** Connects and creates the schema if missing. Throws `GEMBA_HISTORIAN_UNAVAILABLE` when it cannot. */
   static async open(options: PostgresHistorianOptions): Promise<PostgresHistorian> {
-    const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 4 });
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.maxConnections ?? 4,
+      // Waiting for a pooled connection fails after this instead of hanging.
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 30_000,
+    });
     const h = new PostgresHistorian(pool, options);
     // Idle clients see the server go away (restart); the pool replaces them.
     pool.on('error', (err) => h.#log.warn({ err }, 'idle connection lost'));
@@ -262,69 +273,91 @@ export class PostgresHistorian implements Historian {
     } catch (err: unknown) {
       throw this.#unavailable('cannot connect', err);
     }
-    let broken = false;
+    const work = this.#appendOn(client, batch);
+    work.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new GembaError(
+              'GEMBA_HISTORIAN_UNAVAILABLE',
+              `append did not finish within ${this.#appendTimeoutMs} ms`,
+            ),
+          ),
+        this.#appendTimeoutMs,
+      );
+    });
     try {
-      await this.#resolveSids(client, batch.signals);
-      const sidOf = new Int32Array(n);
-      // Rows must be unique per (sid, ts) within one upsert; detect repeats inside the batch.
-      const lastInBatch = new Map<number, number>();
-      let needsDedup = false;
-      const latestRow = new Map<number, number>();
-      const minutes = new Set<number>();
-      const starts = new Set<number>();
-      let lastMinute = Number.NaN;
-      for (let i = 0; i < n; i++) {
-        const sid = this.#sids.get(batch.signals[i] as string) as number;
-        sidOf[i] = sid;
-        const ts = Math.round(batch.ts[i] as number);
-        const prev = lastInBatch.get(sid);
-        if (prev !== undefined && ts <= prev) needsDedup = true;
-        lastInBatch.set(sid, ts);
-        // The batch's latest row per signal (a later row wins a tie), for last_value.
-        const li = latestRow.get(sid);
-        if (li === undefined || ts >= Math.round(batch.ts[li] as number)) latestRow.set(sid, i);
-        const m = floorTo(ts, MINUTE_MS);
-        if (m !== lastMinute) {
-          lastMinute = m;
-          minutes.add(m);
-          starts.add(floorTo(ts, this.#partitionMs));
-        }
-      }
-      for (const start of starts) await this.#ensurePartition(client, start);
-      const s = this.#s;
-      await client.query('BEGIN');
-      if (!this.#staged.has(client)) {
-        await client.query(
-          'CREATE TEMP TABLE IF NOT EXISTS staging (sid int4, ts int8, num float8, str text, flags int2) ON COMMIT DELETE ROWS',
-        );
-        this.#staged.add(client);
-      }
-      await pipeline(
-        Readable.from([encodeCopyBinary(batch, sidOf)]),
-        client.query(copyFrom('COPY staging FROM STDIN BINARY')),
-      );
-      const source = needsDedup
-        ? `(SELECT DISTINCT ON (sid, ts) sid, ts, num, str, flags FROM (SELECT *, row_number() OVER () AS seq FROM staging) x ORDER BY sid, ts, seq DESC) d`
-        : 'staging';
-      await client.query(
-        `INSERT INTO ${s}.raw SELECT sid, ts, num, str, flags FROM ${source} ` +
-          'ON CONFLICT (sid, ts) DO UPDATE SET num = EXCLUDED.num, str = EXCLUDED.str, flags = EXCLUDED.flags',
-      );
-      await client.query(
-        `INSERT INTO ${s}.last_value SELECT * FROM unnest($1::int4[], $2::int8[], $3::float8[], $4::text[], $5::int2[]) ` +
-          `ON CONFLICT (sid) DO UPDATE SET ts = EXCLUDED.ts, num = EXCLUDED.num, str = EXCLUDED.str, flags = EXCLUDED.flags ` +
-          `WHERE EXCLUDED.ts >= ${s}.last_value.ts`,
-        lastValueColumns(batch, latestRow),
-      );
-      await client.query(`INSERT INTO ${s}.dirty (minute) SELECT unnest($1::int8[])`, [[...minutes]]);
-      await client.query('COMMIT');
+      await Promise.race([work, timeout]);
+      client.release();
     } catch (err: unknown) {
-      broken = true;
-      await client.query('ROLLBACK').catch(() => undefined);
+      // The connection may be inside the transaction or stuck (a COPY whose server went away):
+      // discard it; the server rolls the transaction back.
+      client.release(true);
       throw this.#unavailable('append failed', err);
     } finally {
-      client.release(broken);
+      clearTimeout(timer);
     }
+  }
+
+  /** The append's transaction on `client`; throws without cleaning up (the caller discards the client). */
+  async #appendOn(client: pg.PoolClient, batch: SampleBatch): Promise<void> {
+    const n = batch.length;
+    await this.#resolveSids(client, batch.signals);
+    const sidOf = new Int32Array(n);
+    // Rows must be unique per (sid, ts) within one upsert; detect repeats inside the batch.
+    const lastInBatch = new Map<number, number>();
+    let needsDedup = false;
+    const latestRow = new Map<number, number>();
+    const minutes = new Set<number>();
+    const starts = new Set<number>();
+    let lastMinute = Number.NaN;
+    for (let i = 0; i < n; i++) {
+      const sid = this.#sids.get(batch.signals[i] as string) as number;
+      sidOf[i] = sid;
+      const ts = Math.round(batch.ts[i] as number);
+      const prev = lastInBatch.get(sid);
+      if (prev !== undefined && ts <= prev) needsDedup = true;
+      lastInBatch.set(sid, ts);
+      // The batch's latest row per signal (a later row wins a tie), for last_value.
+      const li = latestRow.get(sid);
+      if (li === undefined || ts >= Math.round(batch.ts[li] as number)) latestRow.set(sid, i);
+      const m = floorTo(ts, MINUTE_MS);
+      if (m !== lastMinute) {
+        lastMinute = m;
+        minutes.add(m);
+        starts.add(floorTo(ts, this.#partitionMs));
+      }
+    }
+    for (const start of starts) await this.#ensurePartition(client, start);
+    const s = this.#s;
+    await client.query('BEGIN');
+    if (!this.#staged.has(client)) {
+      await client.query(
+        'CREATE TEMP TABLE IF NOT EXISTS staging (sid int4, ts int8, num float8, str text, flags int2) ON COMMIT DELETE ROWS',
+      );
+      this.#staged.add(client);
+    }
+    await pipeline(
+      Readable.from([encodeCopyBinary(batch, sidOf)]),
+      client.query(copyFrom('COPY staging FROM STDIN BINARY')),
+    );
+    const source = needsDedup
+      ? `(SELECT DISTINCT ON (sid, ts) sid, ts, num, str, flags FROM (SELECT *, row_number() OVER () AS seq FROM staging) x ORDER BY sid, ts, seq DESC) d`
+      : 'staging';
+    await client.query(
+      `INSERT INTO ${s}.raw SELECT sid, ts, num, str, flags FROM ${source} ` +
+        'ON CONFLICT (sid, ts) DO UPDATE SET num = EXCLUDED.num, str = EXCLUDED.str, flags = EXCLUDED.flags',
+    );
+    await client.query(
+      `INSERT INTO ${s}.last_value SELECT * FROM unnest($1::int4[], $2::int8[], $3::float8[], $4::text[], $5::int2[]) ` +
+        `ON CONFLICT (sid) DO UPDATE SET ts = EXCLUDED.ts, num = EXCLUDED.num, str = EXCLUDED.str, flags = EXCLUDED.flags ` +
+        `WHERE EXCLUDED.ts >= ${s}.last_value.ts`,
+      lastValueColumns(batch, latestRow),
+    );
+    await client.query(`INSERT INTO ${s}.dirty (minute) SELECT unnest($1::int8[])`, [[...minutes]]);
+    await client.query('COMMIT');
   }
 
   async #ensurePartition(client: pg.PoolClient, start: number): Promise<void> {
