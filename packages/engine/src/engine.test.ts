@@ -386,3 +386,32 @@ describe('attach', () => {
     await bus.close();
   });
 });
+
+describe('an engine started mid-shift', () => {
+  it('counts planned time only from its first sample (no tiny availability, no performance above 100 %)', () => {
+    const clock = new ManualClock(); // 07:00 Berlin: the early shift began an hour ago
+    const e = make(clock);
+    const t0 = clock.now();
+    e.ingest(
+      batch([
+        ['press/state', t0, PACKML_CODE.Execute],
+        ['press/parts_total', t0, 100],
+        ['press/parts_good', t0, 100],
+      ]),
+    );
+    // 30 parts at the ideal 20 s cycle over 10 minutes, running all the time.
+    for (let i = 1; i <= 30; i++) {
+      clock.advance(20_000);
+      e.ingest(
+        batch([
+          ['press/parts_total', clock.now(), 100 + i],
+          ['press/parts_good', clock.now(), 100 + i],
+        ]),
+      );
+    }
+    const oee = e.stationKpis(`${L}/press`)?.oee;
+    expect(oee?.availability).toBeCloseTo(1, 2);
+    expect(oee?.effectiveness).toBeGreaterThan(0.95);
+    expect(oee?.effectiveness).toBeLessThanOrEqual(1.0001);
+  });
+});

@@ -145,6 +145,8 @@ class GembaEngine implements Engine {
   readonly #log: Logger;
   readonly #historian: Historian | undefined;
   readonly #t: EngineTuning;
+  /** Source time of the first sample seen (or restored); KPI windows start no earlier. */
+  #observedFromMs = Number.POSITIVE_INFINITY;
   readonly #paths: string[];
   readonly #index = new Map<string, number>();
   readonly #contexts: SignalContext[];
@@ -374,6 +376,8 @@ class GembaEngine implements Engine {
 
   ingest(batch: SampleBatch): void {
     const n = batch.length;
+    if (n > 0 && this.#observedFromMs === Number.POSITIVE_INFINITY)
+      this.#observedFromMs = batch.ts[0] as number;
     const signals = batch.signals;
     const tsCol = batch.ts;
     const numCol = batch.num;
@@ -784,6 +788,7 @@ class GembaEngine implements Engine {
     const shift = this.#calendar.current(now);
     const fromMs =
       options.fromMs ?? Math.min(now - this.#t.kpiWindowMs, shift?.startMs ?? Number.POSITIVE_INFINITY);
+    this.#observedFromMs = Math.min(this.#observedFromMs, fromMs);
     for (const w of stations) {
       const tr = w.tracker;
       // An interval is filed under its start: look back a day for one still running at fromMs.
@@ -1056,11 +1061,20 @@ class GembaEngine implements Engine {
 
   // ---------------------------------------------------------------- KPIs
 
+  /**
+   * The start of a KPI window clipped to when the engine first saw data: time before it is
+   * not known, so it is not counted as planned time without production (an engine started
+   * mid-shift would otherwise report a tiny availability and a performance above 100 %).
+   */
+  #observedFrom(startMs: number, now: number): number {
+    return Math.max(startMs, Math.min(this.#observedFromMs, now));
+  }
+
   /** The default KPI window: the current shift so far, else the last `kpiWindowMs`. */
   #defaultWindow(now: number): { fromMs: number; toMs: number } {
     const occ = this.#calendar.current(now);
     return occ !== undefined
-      ? { fromMs: occ.startMs, toMs: now }
+      ? { fromMs: this.#observedFrom(occ.startMs, now), toMs: now }
       : { fromMs: now - this.#t.kpiWindowMs, toMs: now };
   }
 
@@ -1074,7 +1088,8 @@ class GembaEngine implements Engine {
     const intervals = tr.intervalsIn(win.fromMs, win.toMs);
     const ictMs = this.#idealCycleMs(w, now);
     const occ = this.#calendar.current(now);
-    const shiftPlanned = occ === undefined ? [] : this.#calendar.planned(occ.startMs, now);
+    const shiftPlanned =
+      occ === undefined ? [] : this.#calendar.planned(this.#observedFrom(occ.startMs, now), now);
     const rel = reliability(intervals);
     return {
       station,
@@ -1128,7 +1143,8 @@ class GembaEngine implements Engine {
     const last = line.stations[line.stations.length - 1];
     const lastW = last === undefined ? undefined : this.#stations[this.#stationByPath.get(last.path) ?? -1];
     const occ = this.#calendar.current(now);
-    const shiftPlanned = occ === undefined ? [] : this.#calendar.planned(occ.startMs, now);
+    const shiftPlanned =
+      occ === undefined ? [] : this.#calendar.planned(this.#observedFrom(occ.startMs, now), now);
     const wip: Record<string, number> = {};
     let wipTotal = 0;
     for (const b of line.buffers) {
