@@ -6,6 +6,7 @@ import { registerModelCommands } from './commands/model.ts';
 import { registerPlantCommands } from './commands/plant.ts';
 import { registerScaleCommands } from './commands/scale.ts';
 import { registerSimCommands } from './commands/sim.ts';
+import { registerStartCommands } from './commands/start.ts';
 
 const VERSION = (
   JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .version(VERSION, '-v, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  registerStartCommands(program);
   registerModelCommands(program);
   registerPlantCommands(program);
   registerScaleCommands(program);

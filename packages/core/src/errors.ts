@@ -38,7 +38,8 @@ export const ERROR_CODES = {
   GEMBA_SIM_CALIBRATION: 'The historian window holds too little data to calibrate the simulation.',
   GEMBA_SIM_CANCELLED: 'A simulation job was cancelled before it finished.',
   GEMBA_ENGINE_UNKNOWN_ALARM: 'An alarm id given to acknowledge or shelve does not exist in the engine.',
-  GEMBA_PLANT_ENDPOINT: 'The plant emulator could not open an endpoint (port in use, MQTT broker unreachable).',
+  GEMBA_PLANT_ENDPOINT:
+    'The plant emulator could not open an endpoint (port in use, MQTT broker unreachable).',
 } as const;
 
 /** A stable error code, e.g. `GEMBA_MODEL_UNKNOWN_SIGNAL`. */

@@ -1,0 +1,2 @@
+export * from './demo.ts';
+export * from './platform.ts';
