@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { isGembaError } from '@gemba/core';
+import { routeOpcuaLogs } from '@gemba/connect';
+import { createLogger, isGembaError } from '@gemba/core';
 import { Command, CommanderError } from 'commander';
 import { registerConnectCommands } from './commands/connect.ts';
 import { registerModelCommands } from './commands/model.ts';
@@ -33,6 +34,9 @@ export function buildProgram(): Command {
  * file) prints one clear message, never a stack trace.
  */
 export async function main(argv: string[]): Promise<number> {
+  // node-opcua logs to stdout as it loads (e.g. its RSA PKCS#1 v1.5 self-check on Node 20):
+  // route it to stderr at debug level so that command output stays clean.
+  routeOpcuaLogs(createLogger({ level: 'warn', destination: process.stderr }));
   const program = buildProgram();
   for (const cmd of program.commands) cmd.exitOverride();
   try {
