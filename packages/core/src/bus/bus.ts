@@ -13,7 +13,7 @@ export type DeliverFrom =
 /** A batch as delivered to a consumer. */
 export interface BusMessage {
   subject: string;
-  /** Stream sequence number: strictly increasing across the bus, starting at 1. */
+  /** Stream sequence number: strictly increasing within its stream (the whole in-process bus; one site's stream on JetStream). */
   seq: number;
   /** When the bus accepted it, ms since epoch (bus clock). */
   publishedAt: number;
@@ -68,8 +68,10 @@ export type MessageHandler = (msg: BusMessage) => void | Promise<void>;
  * pass the same contract suite (`busContractSuite` in `@gemba/core/testing`).
  *
  * Guarantees: per-subject order; at-least-once delivery to every durable consumer (a message
- * is redelivered until acknowledged); a slow consumer slows its publishers (publish resolves
- * once there is room) instead of losing data or growing memory without bound.
+ * is redelivered until acknowledged); a slow consumer neither loses data nor grows memory
+ * without bound: deliveries are bounded by `maxAckPending`, and the stream by its limits (the
+ * in-process bus makes publishers wait for room; JetStream bounds publishes in flight and
+ * keeps the backlog on disk).
  */
 export interface Bus {
   /** Publishes a batch; resolves once the bus has stored it. */
