@@ -178,9 +178,17 @@ class BufferRt {
   }
 }
 
+/** 1 for Roser's active states (running, micro-stop, down), indexed by accounting state. */
+const ACTIVE = Uint8Array.of(1, 0, 0, 1, 1, 0);
 function isActive(s: number): boolean {
-  return s === RUNNING || s === MICRO || s === DOWN;
+  return ACTIVE[s] === 1;
 }
+
+// What a station's pending timer means when it fires.
+const K_DONE = 0;
+const K_FAIL = 1;
+const K_REPAIRED = 2;
+const K_MICRO_END = 3;
 
 /**
  * Simulates the line once on the DES kernel: stations take parts from the buffer upstream
@@ -209,6 +217,23 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
   const seriesInterval = options.seriesIntervalS ?? 3600;
   const series = new Array<number>(Math.ceil(horizon / seriesInterval)).fill(0);
   const sim = new Simulation(64);
+  // Each station has at most one pending event (cycle end, failure, repair end or micro-stop
+  // end): those live in per-station timer slots scanned linearly (n is small), not in the
+  // calendar heap, which keeps the rare line-wide events (planned stops, setpoint changes,
+  // warm-up end). Ties fire in the order they were scheduled, as in the calendar.
+  const timerAt = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  const timerSeq = new Float64Array(n);
+  const timerKind = new Uint8Array(n);
+  let timerSeqNext = 0;
+  const setTimer = (i: number, delay: number, kind: number): EventHandle => {
+    timerAt[i] = sim.now + (delay > 0 ? delay : 0);
+    timerSeq[i] = timerSeqNext++;
+    timerKind[i] = kind;
+    return i;
+  };
+  const clearTimer = (i: number): void => {
+    timerAt[i] = Number.POSITIVE_INFINITY;
+  };
 
   const st: StationRt[] = config.stations.map((c, i) => {
     if (!(c.speed > 0)) throw new GembaError('GEMBA_INVALID_ARGUMENT', `station ${c.id}: speed must be > 0`);
@@ -342,8 +367,8 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     }
     setAcct(s, RUNNING);
     s.procStart = sim.now;
-    if (s.ttf < s.remaining) s.pending = sim.schedule(s.ttf, onFail, s.index);
-    else s.pending = sim.schedule(s.remaining, onDone, s.index);
+    if (s.ttf < s.remaining) s.pending = setTimer(s.index, s.ttf, K_FAIL);
+    else s.pending = setTimer(s.index, s.remaining, K_DONE);
   };
 
   const startMicroOrProcess = (s: StationRt): void => {
@@ -360,7 +385,7 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
         return;
       }
       setAcct(s, MICRO);
-      s.pending = sim.schedule(d, onMicroEnd, s.index);
+      s.pending = setTimer(s.index, d, K_MICRO_END);
       return;
     }
     runProcessing(s);
@@ -372,7 +397,7 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
       s.phase = P_DOWN;
       s.failures++;
       setAcct(s, DOWN);
-      s.pending = sim.schedule((s.repair as Sampler)(s.repairRng), onRepaired, s.index);
+      s.pending = setTimer(s.index, (s.repair as Sampler)(s.repairRng), K_REPAIRED);
       return;
     }
     startMicroOrProcess(s);
@@ -511,7 +536,7 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     s.failures++;
     s.phase = P_DOWN;
     setAcct(s, DOWN);
-    s.pending = sim.schedule((s.repair as Sampler)(s.repairRng), onRepaired, i);
+    s.pending = setTimer(i, (s.repair as Sampler)(s.repairRng), K_REPAIRED);
   };
 
   const onRepaired = (i: number): void => {
@@ -549,14 +574,14 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     if (paused > 1) return;
     for (const s of st) {
       if (s.phase === P_PROC && s.pending !== NO_EVENT) {
-        sim.cancel(s.pending);
+        clearTimer(s.index);
         s.pending = NO_EVENT;
         stop(s);
         s.suspended = true;
         s.resumeMicro = false;
       } else if (s.phase === P_MICRO && s.pending !== NO_EVENT) {
-        s.microRemaining = sim.calendar.timeOf(s.pending) - sim.now;
-        sim.cancel(s.pending);
+        s.microRemaining = (timerAt[s.index] as number) - sim.now;
+        clearTimer(s.index);
         s.pending = NO_EVENT;
         s.suspended = true;
         s.resumeMicro = true;
@@ -574,7 +599,7 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
         s.suspended = false;
         if (s.resumeMicro) {
           setAcct(s, MICRO);
-          s.pending = sim.schedule(s.microRemaining, onMicroEnd, i);
+          s.pending = setTimer(i, s.microRemaining, K_MICRO_END);
         } else runProcessing(s);
       } else if (s.phase === P_STARVED) tryStart(s);
       else if (s.phase === P_BLOCKED) {
@@ -643,7 +668,39 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
   if (warmup > 0) sim.scheduleAt(warmup, onWarmupEnd);
   for (let i = last; i >= 0; i--) tryStart(st[i] as StationRt);
 
-  sim.run(horizon);
+  // The event loop: the earliest of the station timers and the calendar; calendar events go
+  // first at equal times.
+  let stationEvents = 0;
+  const calendar = sim.calendar;
+  for (;;) {
+    let m = -1;
+    let tm = Number.POSITIVE_INFINITY;
+    let sq = 0;
+    for (let i = 0; i < n; i++) {
+      const t = timerAt[i] as number;
+      if (t < tm || (t === tm && m >= 0 && (timerSeq[i] as number) < sq)) {
+        tm = t;
+        m = i;
+        sq = timerSeq[i] as number;
+      }
+    }
+    const tc = calendar.peekTime();
+    if (tc <= tm) {
+      if (tc > horizon) break;
+      sim.eventsFired += calendar.dispatch(tc, 1, sim);
+      continue;
+    }
+    if (tm > horizon) break;
+    sim.now = tm;
+    timerAt[m] = Number.POSITIVE_INFINITY;
+    stationEvents++;
+    const kind = timerKind[m] as number;
+    if (kind === K_DONE) onDone(m);
+    else if (kind === K_FAIL) onFail(m);
+    else if (kind === K_REPAIRED) onRepaired(m);
+    else onMicroEnd(m);
+  }
+  sim.now = horizon;
 
   // Close the books at the horizon.
   const measured = horizon - statsFrom;
@@ -697,7 +754,7 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     horizonS: horizon,
     warmupS: statsFrom,
     measuredS: measured,
-    events: sim.eventsFired,
+    events: sim.eventsFired + stationEvents,
     throughputPerHour: (goodOut / measured) * 3600,
     goodParts: goodOut,
     scrapParts,
