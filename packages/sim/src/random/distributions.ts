@@ -56,9 +56,16 @@ const ZIG_R = 3.442619855899;
  * table look-up for ~99 % of values, an exact fallback for the rest.
  */
 export function standardNormal(rng: Rng): number {
-  let hz = rng.nextUint32() | 0;
-  let iz = hz & 127;
+  const hz = rng.nextUint32() | 0;
+  const iz = hz & 127;
   if (Math.abs(hz) < (ZIG_KN[iz] as number)) return hz * (ZIG_WN[iz] as number);
+  return zigguratSlow(rng, hz, iz);
+}
+
+/** The ziggurat's rejection path (~1 % of draws), after the first draw `hz` in layer `iz` missed the fast path. */
+function zigguratSlow(rng: Rng, hz0: number, iz0: number): number {
+  let hz = hz0;
+  let iz = iz0;
   for (;;) {
     const x = hz * (ZIG_WN[iz] as number);
     if (iz === 0) {
@@ -134,7 +141,14 @@ export function compileDistribution(spec: DistributionSpec): Sampler {
     case 'lognormal': {
       const { mu, sigma } = spec;
       if (!(sigma >= 0) || !Number.isFinite(mu)) throw invalid(spec, 'sigma must be ≥ 0');
-      return (rng) => Math.exp(mu + sigma * standardNormal(rng));
+      return (rng) => {
+        // The ziggurat's fast path inlined (same draws as standardNormal).
+        const hz = rng.nextUint32() | 0;
+        const iz = hz & 127;
+        const z =
+          Math.abs(hz) < (ZIG_KN[iz] as number) ? hz * (ZIG_WN[iz] as number) : zigguratSlow(rng, hz, iz);
+        return Math.exp(mu + sigma * z);
+      };
     }
     case 'weibull': {
       const { shape, scale } = spec;
