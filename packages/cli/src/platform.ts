@@ -22,6 +22,8 @@ import {
   type GembaRuntime,
   generateToken,
   historianCalibration,
+  OrderBook,
+  type OrderPort,
   SimJobs,
   type TokenEntry,
 } from '@gemba/server';
@@ -149,12 +151,25 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       logger,
       calibrate: historianCalibration({ historian, model, clock, logger }),
     });
+    // Orders pushed by an MES or imported as CSV become the engine's schedule at once, so the
+    // running order of each line is in every sample's context from then on.
+    const book = new OrderBook(model);
+    const orders: OrderPort = {
+      list: () => book.list(),
+      current: (line) => book.current(line),
+      upsert: (list) => {
+        const previous = book.upsert(list);
+        engine.setOrders(book.list());
+        return previous;
+      },
+    };
     const runtime: GembaRuntime = {
       model,
       clock,
       historian,
       ...adapter,
       sim,
+      orders,
       writer: { write: (p, v) => gateway.write(p, v) },
       status: () => {
         const st = gateway.status();

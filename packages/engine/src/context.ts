@@ -44,17 +44,35 @@ function contextOf(
   return c;
 }
 
+/** A production order as the engine schedules it: the model's orders, or the schedule pushed by an MES. */
+export interface ScheduledOrder {
+  id: string;
+  product: string;
+  line: string;
+  plannedStart?: string | undefined;
+  due?: string | undefined;
+  /** `running` marks the order the line runs now, whatever the plan says; `done`/`cancelled` orders are skipped. */
+  status?: 'planned' | 'running' | 'done' | 'cancelled' | undefined;
+}
+
 /**
- * The production order running on `line` at `atMs`: the latest order of the line whose
- * planned start is not after `atMs` (an order without a planned start counts from the
- * beginning), not yet due; else the first order of the line. Its product's ideal cycle times
- * come with it.
+ * The production order running on `line` at `atMs`: an order of the line marked `running`
+ * if there is one; else the latest order whose planned start is not after `atMs` (an order
+ * without a planned start counts from the beginning), not yet due; else the first order of
+ * the line. Done and cancelled orders are skipped. Its product's ideal cycle times come with it.
  */
-export function productionAt(model: Model, line: string, atMs: number): ProductionContext {
+export function productionAt(
+  model: Model,
+  line: string,
+  atMs: number,
+  orders: readonly ScheduledOrder[] = model.orders,
+): ProductionContext {
   let best: { order: string; product: string; start: number } | undefined;
   let first: { order: string; product: string } | undefined;
-  for (const o of model.orders) {
-    if (o.line !== line) continue;
+  let running: { order: string; product: string } | undefined;
+  for (const o of orders) {
+    if (o.line !== line || o.status === 'done' || o.status === 'cancelled') continue;
+    if (o.status === 'running') running ??= { order: o.id, product: o.product };
     first ??= { order: o.id, product: o.product };
     const start = o.plannedStart === undefined ? Number.NEGATIVE_INFINITY : Date.parse(o.plannedStart);
     const due = o.due === undefined ? Number.POSITIVE_INFINITY : Date.parse(o.due);
@@ -62,7 +80,7 @@ export function productionAt(model: Model, line: string, atMs: number): Producti
       best = { order: o.id, product: o.product, start };
     }
   }
-  const pick = best ?? first;
+  const pick = running ?? best ?? first;
   const productId = pick?.product ?? (model.products.length === 1 ? model.products[0]?.id : undefined);
   const out: ProductionContext = {};
   if (pick !== undefined) out.order = pick.order;

@@ -10,6 +10,7 @@ import type {
   SampleBatch,
   Subscription,
 } from '@gemba/core';
+import type { ScheduledOrder } from './context.ts';
 import type { ShiftOccurrence } from './shift-calendar.ts';
 import type {
   AlarmTransition,
@@ -150,6 +151,11 @@ export interface Engine {
   shifts(fromMs: number, toMs: number): ShiftOccurrence[];
   /** The production order and product running on a line at `atMs` (default now). */
   production(line: string, atMs?: number): ProductionContext;
+  /**
+   * Replaces the schedule (an MES pushed orders, or a CSV was imported): from now on every
+   * sample's context, state event and KPI carries the order running on its line under it.
+   */
+  setOrders(orders: readonly ScheduledOrder[]): void;
 
   /** KPIs of a station (OEE over the current shift unless a window is given). */
   stationKpis(station: string, window?: { fromMs: number; toMs: number }): StationKpis | undefined;

@@ -415,3 +415,15 @@ describe('an engine started mid-shift', () => {
     expect(oee?.effectiveness).toBeLessThanOrEqual(1.0001);
   });
 });
+
+describe('the schedule', () => {
+  it('takes orders pushed at run time into the context of what follows', () => {
+    const clock = new ManualClock();
+    const e = make(clock);
+    expect(e.production(L).order).toBe('PO-1001');
+    e.setOrders([...model.orders, { id: 'PO-2002', product: 'widget-a', line: L, status: 'running' }]);
+    expect(e.production(L)).toMatchObject({ order: 'PO-2002', product: 'widget-a' });
+    e.setOrders([{ id: 'PO-2002', product: 'widget-a', line: L, status: 'done' }, ...model.orders]);
+    expect(e.production(L).order).toBe('PO-1001');
+  });
+});

@@ -27,7 +27,7 @@ import { Alarm, type AlarmConfig, compareAlarms } from './alarms.ts';
 import { AnomalyDetectors, DEFAULT_ANOMALY_PARAMS } from './anomaly.ts';
 import { computeBottleneck } from './bottleneck.ts';
 import { ChangeFeed } from './change-feed.ts';
-import { buildContexts, productionAt } from './context.ts';
+import { buildContexts, productionAt, type ScheduledOrder } from './context.ts';
 import { counterDelta } from './counter.ts';
 import type {
   AttachOptions,
@@ -147,6 +147,8 @@ class GembaEngine implements Engine {
   readonly #t: EngineTuning;
   /** Source time of the first sample seen (or restored); KPI windows start no earlier. */
   #observedFromMs = Number.POSITIVE_INFINITY;
+  /** The schedule: the model's orders until an MES pushes its own (`setOrders`). */
+  #orders: readonly ScheduledOrder[];
   readonly #paths: string[];
   readonly #index = new Map<string, number>();
   readonly #contexts: SignalContext[];
@@ -197,6 +199,7 @@ class GembaEngine implements Engine {
 
   constructor(o: EngineOptions) {
     this.#model = o.model;
+    this.#orders = o.model.orders;
     this.#clock = o.clock;
     this.#log = o.logger.child({ component: 'engine' });
     this.#historian = o.historian;
@@ -572,7 +575,7 @@ class GembaEngine implements Engine {
   }
 
   #idealCycleMs(w: StationWiring, atMs: number): number {
-    const ict = productionAt(this.#model, w.tracker.line, atMs).idealCycleTimeS?.[w.tracker.id];
+    const ict = productionAt(this.#model, w.tracker.line, atMs, this.#orders).idealCycleTimeS?.[w.tracker.id];
     return ict === undefined ? Number.NaN : ict * 1000;
   }
 
@@ -608,7 +611,7 @@ class GembaEngine implements Engine {
     if (closed === undefined) return;
     this.#stateVersion++;
     if (closed !== null) {
-      const prod = productionAt(this.#model, tr.line, closed.startMs);
+      const prod = productionAt(this.#model, tr.line, closed.startMs, this.#orders);
       if (prod.order !== undefined) closed.order = prod.order;
       if (prod.product !== undefined) closed.product = prod.product;
       this.#pendingEvents.push({
@@ -931,13 +934,13 @@ class GembaEngine implements Engine {
       if (!Number.isNaN(tr.since)) v.since = tr.since;
       if (tr.reason !== undefined) v.reason = tr.reason;
       if (tr.faultCode !== 0 && Number.isFinite(tr.faultCode)) v.faultCode = tr.faultCode;
-      v.production = productionAt(this.#model, tr.line, now);
+      v.production = productionAt(this.#model, tr.line, now, this.#orders);
       if (withKpis) {
         const kp = this.stationKpis(path);
         if (kp !== undefined) v.kpis = kp;
       }
     } else if (a.kind === 'line') {
-      v.production = productionAt(this.#model, path, now);
+      v.production = productionAt(this.#model, path, now, this.#orders);
     }
     return v;
   }
@@ -1056,7 +1059,11 @@ class GembaEngine implements Engine {
   }
 
   production(line: string, atMs?: number): ProductionContext {
-    return productionAt(this.#model, line, atMs ?? this.#clock.now());
+    return productionAt(this.#model, line, atMs ?? this.#clock.now(), this.#orders);
+  }
+
+  setOrders(orders: readonly ScheduledOrder[]): void {
+    this.#orders = [...orders];
   }
 
   // ---------------------------------------------------------------- KPIs
@@ -1115,7 +1122,7 @@ class GembaEngine implements Engine {
     const planned = this.#calendar.planned(win.fromMs, win.toMs);
     const o = computeOee(w.tracker, win.fromMs, win.toMs, planned, Number.NaN);
     // The line's ideal cycle time is its slowest station's (ISO 22400-2 for a production line).
-    const ict = productionAt(this.#model, line.path, win.toMs).idealCycleTimeS ?? {};
+    const ict = productionAt(this.#model, line.path, win.toMs, this.#orders).idealCycleTimeS ?? {};
     let lineIct = Number.NaN;
     for (const s of line.stations) {
       const v = ict[s.id];
