@@ -1078,10 +1078,15 @@ class GembaEngine implements Engine {
   }
 
   /** The default KPI window: the current shift so far, else the last `kpiWindowMs`. */
+  /** A window with its start clipped to the first sample seen (a shift that began before the engine did). */
+  #observedWindow(win: { fromMs: number; toMs: number }): { fromMs: number; toMs: number } {
+    return { fromMs: this.#observedFrom(win.fromMs, win.toMs), toMs: win.toMs };
+  }
+
   #defaultWindow(now: number): { fromMs: number; toMs: number } {
     const occ = this.#calendar.current(now);
     return occ !== undefined
-      ? { fromMs: this.#observedFrom(occ.startMs, now), toMs: now }
+      ? { fromMs: occ.startMs, toMs: now }
       : { fromMs: now - this.#t.kpiWindowMs, toMs: now };
   }
 
@@ -1091,7 +1096,7 @@ class GembaEngine implements Engine {
     const w = this.#stations[k] as StationWiring;
     const tr = w.tracker;
     const now = this.#clock.now();
-    const win = window ?? this.#defaultWindow(now);
+    const win = this.#observedWindow(window ?? this.#defaultWindow(now));
     const intervals = tr.intervalsIn(win.fromMs, win.toMs);
     const ictMs = this.#idealCycleMs(w, now);
     const occ = this.#calendar.current(now);
@@ -1146,7 +1151,7 @@ class GembaEngine implements Engine {
     const line = this.#model.line(linePath);
     if (line === undefined) return undefined;
     const now = this.#clock.now();
-    const win = window ?? this.#defaultWindow(now);
+    const win = this.#observedWindow(window ?? this.#defaultWindow(now));
     const last = line.stations[line.stations.length - 1];
     const lastW = last === undefined ? undefined : this.#stations[this.#stationByPath.get(last.path) ?? -1];
     const occ = this.#calendar.current(now);
