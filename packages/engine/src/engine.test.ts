@@ -427,3 +427,43 @@ describe('the schedule', () => {
     expect(e.production(L).order).toBe('PO-1001');
   });
 });
+
+describe('line OEE', () => {
+  it('counts the last station waiting for parts as a speed loss of the line, not lost availability', () => {
+    const clock = new ManualClock();
+    const e = make(clock);
+    const S = PACKML_CODE.Suspended;
+    const X = PACKML_CODE.Execute;
+    e.ingest(
+      batch([
+        ['pack/state', clock.now(), X],
+        ['pack/parts_total', clock.now(), 0],
+        ['pack/parts_good', clock.now(), 0],
+      ]),
+    );
+    // Pack works 18 s and waits 8 s per part: the line makes one part per 26 s, its design pace.
+    for (let i = 1; i <= 40; i++) {
+      clock.advance(18_000);
+      e.ingest(
+        batch([
+          ['pack/parts_total', clock.now(), i],
+          ['pack/parts_good', clock.now(), i],
+          ['pack/state', clock.now(), S],
+          ['pack/state_reason', clock.now(), 1],
+        ]),
+      );
+      clock.advance(8_000);
+      e.ingest(
+        batch([
+          ['pack/state', clock.now(), X],
+          ['pack/state_reason', clock.now(), 0],
+        ]),
+      );
+    }
+    const oee = e.lineKpis(L)?.oee;
+    expect(oee?.availability).toBeCloseTo(1, 2);
+    expect(oee?.effectiveness).toBeGreaterThan(0.97);
+    expect(oee?.effectiveness).toBeLessThanOrEqual(1.0001);
+    expect(oee?.oee).toBeGreaterThan(0.97);
+  });
+});

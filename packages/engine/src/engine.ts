@@ -1078,15 +1078,10 @@ class GembaEngine implements Engine {
   }
 
   /** The default KPI window: the current shift so far, else the last `kpiWindowMs`. */
-  /** A window with its start clipped to the first sample seen (a shift that began before the engine did). */
-  #observedWindow(win: { fromMs: number; toMs: number }): { fromMs: number; toMs: number } {
-    return { fromMs: this.#observedFrom(win.fromMs, win.toMs), toMs: win.toMs };
-  }
-
   #defaultWindow(now: number): { fromMs: number; toMs: number } {
     const occ = this.#calendar.current(now);
     return occ !== undefined
-      ? { fromMs: occ.startMs, toMs: now }
+      ? { fromMs: this.#observedFrom(occ.startMs, now), toMs: now }
       : { fromMs: now - this.#t.kpiWindowMs, toMs: now };
   }
 
@@ -1096,7 +1091,7 @@ class GembaEngine implements Engine {
     const w = this.#stations[k] as StationWiring;
     const tr = w.tracker;
     const now = this.#clock.now();
-    const win = this.#observedWindow(window ?? this.#defaultWindow(now));
+    const win = window ?? this.#defaultWindow(now);
     const intervals = tr.intervalsIn(win.fromMs, win.toMs);
     const ictMs = this.#idealCycleMs(w, now);
     const occ = this.#calendar.current(now);
@@ -1133,11 +1128,14 @@ class GembaEngine implements Engine {
       const v = ict[s.id];
       if (v !== undefined && !(v <= lineIct)) lineIct = v;
     }
+    // The line produces whenever it is not down: its last station waiting for parts (starved
+    // behind the bottleneck) is the line running slower than its pace, a performance loss,
+    // not lost availability; else the line's performance would exceed 100 %.
     return oeeFrom({
       fromMs: o.fromMs,
       toMs: o.toMs,
       pbt: o.plannedBusyTimeMs,
-      apt: o.actualProductionTimeMs,
+      apt: Math.max(0, o.plannedBusyTimeMs - o.unplannedDownTimeMs),
       pdot: o.plannedDownTimeMs,
       adot: o.unplannedDownTimeMs,
       pq: o.producedQuantity,
@@ -1151,7 +1149,7 @@ class GembaEngine implements Engine {
     const line = this.#model.line(linePath);
     if (line === undefined) return undefined;
     const now = this.#clock.now();
-    const win = this.#observedWindow(window ?? this.#defaultWindow(now));
+    const win = window ?? this.#defaultWindow(now);
     const last = line.stations[line.stations.length - 1];
     const lastW = last === undefined ? undefined : this.#stations[this.#stationByPath.get(last.path) ?? -1];
     const occ = this.#calendar.current(now);
