@@ -210,6 +210,8 @@ export async function calibrate(
   const stations: StationCalibration[] = [];
   const shares: Record<string, Record<SimState, number>> = {};
   let lastGood = 0;
+  // Per station: running seconds, failures and summed repair seconds (for pooling below).
+  const exposure: { id: string; runS: number; failures: number; repairS: number }[] = [];
   for (const st of line.stations) {
     const notes: string[] = [];
     const iv = intervalsOf(
@@ -268,6 +270,12 @@ export async function calibrate(
 
     // Failures: repair = down durations; TBF = running time between down starts.
     const downs = iv.filter((x) => x.state === 'down');
+    exposure.push({
+      id: st.id,
+      runS: runningBetween(iv, window.fromMs, window.toMs) / 1000,
+      failures: downs.length,
+      repairS: downs.reduce((a, d) => a + (d.end - d.start) / 1000, 0),
+    });
     if (downs.length > 0) {
       // With few failures only the exponential (a constant failure rate) is estimable; by its
       // memorylessness the running time from the window's start to the first failure is then
@@ -331,6 +339,32 @@ export async function calibrate(
     const { id: _id, ...rest } = sc;
     (params.stations as Record<string, Partial<Omit<StationConfig, 'id'>>>)[st.id] = rest;
     stations.push(cal);
+  }
+
+  // A station that did not fail in the window has a failure-rate MLE of 0 — "never fails",
+  // which a few hours cannot show. Its rate is shrunk toward the line's pooled rate instead
+  // (empirical Bayes, a gamma prior with one pseudo-failure at the pooled rate): rate =
+  // 1 / (own running time + pooled running time per failure); repairs exponential with the
+  // pooled mean repair time.
+  const pooledFailures = exposure.reduce((a, e) => a + e.failures, 0);
+  if (pooledFailures > 0) {
+    const perFailureS = exposure.reduce((a, e) => a + e.runS, 0) / pooledFailures;
+    const meanRepairS = exposure.reduce((a, e) => a + e.repairS, 0) / pooledFailures;
+    for (const e of exposure) {
+      const sp = (params.stations as Record<string, Partial<Omit<StationConfig, 'id'>>>)[e.id];
+      if (e.failures > 0 || sp === undefined || !(e.runS > 0) || !(meanRepairS > 0)) continue;
+      const mtbf = e.runS + perFailureS;
+      sp.failures = {
+        basis: 'operating-time',
+        between: { family: 'exponential', mean: mtbf },
+        repair: { family: 'exponential', mean: meanRepairS },
+      };
+      stations
+        .find((x) => x.id === e.id)
+        ?.notes.push(
+          `no failure in ${(e.runS / 3600).toFixed(1)} h running: MTBF ${(mtbf / 3600).toFixed(1)} h and MTTR ${(meanRepairS / 60).toFixed(1)} min pooled from the line (${pooledFailures} failures)`,
+        );
+    }
   }
 
   // Planned stops: the model's shift breaks count only if the line really stopped in them.

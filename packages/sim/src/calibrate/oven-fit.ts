@@ -24,15 +24,43 @@ export interface ScrapCurveFit {
   expectedScrap: number;
   /** The station where cure scrap is found (the oven or an inspection station downstream). */
   inspectAt: string;
-  /** Parts in transit between the oven and `inspectAt` at the window's start (matching offset). */
+  /** Parts in transit between the quality zone and `inspectAt`: `lagS` in median oven exit intervals. */
   transitOffset: number;
+  /** Time from the part's exposure in the quality zone to its inspection, s (searched by likelihood). */
+  lagS: number;
   /** Likelihood-ratio statistic of the curve against a flat scrap rate (χ², 1 df). */
   likelihoodRatio: number;
   targetC: number;
-  /** RMS deviation of the cure temperature from the setpoint at the parts, °C (the model's cure noise). */
+  /**
+   * Spread of the cure temperature around the setpoint at the parts, °C (the model's cure noise):
+   * 1.4826 × the median absolute deviation, robust to rare disturbances.
+   */
   cureSdC: number;
+  /**
+   * The span before each oven exit over which the quality zone's temperature is averaged to
+   * give the part's cure temperature, s (0: the reading at the exit). Chosen by likelihood among
+   * multiples of the oven's median exit interval: averaging over the part's pass removes most
+   * of the sensor noise, which would otherwise flatten the fitted slope (regression dilution).
+   */
+  averagingS: number;
   /** Observed vs fitted scrap rates per band of |d|. */
   bands: { fromC: number; toC: number; parts: number; observed: number; fitted: number }[];
+}
+
+function median(xs: readonly number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 === 1 ? (s[n >> 1] as number) : ((s[n / 2 - 1] as number) + (s[n / 2] as number)) / 2;
+}
+
+/** Median interval between consecutive completions, ms (0 with fewer than two). */
+function medianGap(comps: readonly { t: number }[]): number {
+  const gaps: number[] = [];
+  for (let i = 1; i < comps.length; i++) {
+    const g = (comps[i] as { t: number }).t - (comps[i - 1] as { t: number }).t;
+    if (g > 0) gaps.push(g);
+  }
+  return gaps.length > 0 ? median(gaps) : 0;
 }
 
 function numeric(samples: readonly Sample[]): { t: number; v: number }[] {
@@ -53,6 +81,39 @@ function stepAt(series: readonly { t: number; v: number }[], t: number): number 
     else hi = mid - 1;
   }
   return (series[lo] as { v: number }).v;
+}
+
+/**
+ * Time-weighted mean of a step signal over [a, b] (the last sample before `a` holds until the
+ * next), using `cum` (the integral from the first sample to each sample); undefined before the
+ * first sample.
+ */
+function stepMean(
+  series: readonly { t: number; v: number }[],
+  cum: Float64Array,
+  a: number,
+  b: number,
+): number | undefined {
+  if (!(b > a)) return stepAt(series, b);
+  const ia = indexAt(series, a);
+  const ib = indexAt(series, b);
+  if (ia < 0 || ib < 0) return undefined;
+  const integ = (i: number, t: number): number =>
+    (cum[i] as number) + (series[i] as { v: number }).v * (t - (series[i] as { t: number }).t);
+  return (integ(ib, b) - integ(ia, a)) / (b - a);
+}
+
+/** Index of the last sample at or before t, or −1. */
+function indexAt(series: readonly { t: number }[], t: number): number {
+  let lo = 0;
+  let hi = series.length - 1;
+  if (hi < 0 || (series[0] as { t: number }).t > t) return -1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if ((series[mid] as { t: number }).t <= t) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 /**
@@ -149,16 +210,32 @@ interface Logistic {
   ll: number;
 }
 
-/** Logistic regression y ~ σ(a + b·x) by Newton–Raphson with a tiny ridge. */
+/** Log-likelihood of y ~ σ(a + b·x), computed stably. */
+function logisticLogLik(xs: readonly number[], ys: readonly number[], a: number, b: number): number {
+  let ll = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const e = a + b * (xs[i] as number);
+    // ln σ(e) = −ln(1 + e^(−e)), ln(1 − σ(e)) = −ln(1 + e^(e)), both without overflow.
+    const z = (ys[i] as number) === 1 ? -e : e;
+    ll -= z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z));
+  }
+  return ll;
+}
+
+/**
+ * Logistic regression y ~ σ(a + b·x) by Newton–Raphson with a tiny ridge and step halving
+ * (a full Newton step can overshoot when the data nearly separate).
+ */
 function logisticFit(xs: readonly number[], ys: readonly number[]): Logistic {
   const n = xs.length;
   const nScrap = ys.reduce((acc, v) => acc + v, 0);
   let a = Math.log((nScrap + 0.5) / (n - nScrap + 0.5));
   let b = 0;
+  let ll = logisticLogLik(xs, ys, a, b);
   let h00 = 0;
   let h01 = 0;
   let h11 = 0;
-  for (let it = 0; it < 100; it++) {
+  const hessian = (): { g0: number; g1: number } => {
     let g0 = -1e-6 * a;
     let g1 = -1e-6 * b;
     h00 = 1e-6;
@@ -175,18 +252,27 @@ function logisticFit(xs: readonly number[], ys: readonly number[]): Logistic {
       h01 += w * x;
       h11 += w * x * x;
     }
+    return { g0, g1 };
+  };
+  for (let it = 0; it < 100; it++) {
+    const { g0, g1 } = hessian();
     const det = h00 * h11 - h01 * h01;
-    const da = (h11 * g0 - h01 * g1) / det;
-    const db = (h00 * g1 - h01 * g0) / det;
+    let da = (h11 * g0 - h01 * g1) / det;
+    let db = (h00 * g1 - h01 * g0) / det;
+    if (!Number.isFinite(da) || !Number.isFinite(db)) break;
+    let next = logisticLogLik(xs, ys, a + da, b + db);
+    for (let k = 0; k < 30 && !(next >= ll - 1e-12); k++) {
+      da /= 2;
+      db /= 2;
+      next = logisticLogLik(xs, ys, a + da, b + db);
+    }
+    if (!(next >= ll - 1e-12)) break;
     a += da;
     b += db;
+    ll = next;
     if (Math.abs(da) < 1e-9 && Math.abs(db) < 1e-9) break;
   }
-  let ll = 0;
-  for (let i = 0; i < n; i++) {
-    const p = 1 / (1 + Math.exp(-(a + b * (xs[i] as number))));
-    ll += (ys[i] as number) === 1 ? Math.log(Math.max(p, 1e-300)) : Math.log(Math.max(1 - p, 1e-300));
-  }
+  hessian();
   const det = h00 * h11 - h01 * h01;
   return { a, b, seA: Math.sqrt(h11 / det), seB: Math.sqrt(h00 / det), ll };
 }
@@ -220,27 +306,15 @@ export function fitScrapCurve(
   const T = numeric(temps);
   const SP = numeric(setpoints);
   const exits = completionsWithScrap(oven);
-  // Deviation of each oven exit (undefined without a temperature yet).
-  const dev = exits.map((e) => {
-    const temp = stepAt(T, e.t);
-    return temp === undefined ? undefined : temp - targetC;
-  });
-  let devSq = 0;
-  let devN = 0;
-  for (const e of exits) {
-    const temp = stepAt(T, e.t);
-    const sp = stepAt(SP, e.t);
-    if (temp !== undefined && sp !== undefined) {
-      devSq += (temp - sp) ** 2;
-      devN++;
-    }
+  const cum = new Float64Array(T.length);
+  for (let i = 1; i < T.length; i++) {
+    const p = T[i - 1] as { t: number; v: number };
+    cum[i] = (cum[i - 1] as number) + p.v * ((T[i] as { t: number }).t - p.t);
   }
-  const goodExitDev = exits
-    .map((e, i) => (e.scrap ? Number.NaN : dev[i]))
-    .filter((d) => !Number.isNaN(d as number));
   type Cand = {
     station: string;
-    offset: number;
+    lagMs: number;
+    spanMs: number;
     form: 'squared' | 'absolute';
     xs: number[];
     ys: number[];
@@ -249,42 +323,64 @@ export function fitScrapCurve(
   };
   let best: Cand | undefined;
   // `ds` are signed deviations; both curve forms are tried.
-  const consider = (station: string, offset: number, ds: number[], ys: number[]): void => {
+  const consider = (
+    station: string,
+    lagMs: number,
+    spanMs: number,
+    ds: readonly number[],
+    ys: readonly number[],
+  ): void => {
     const nScrap = ys.reduce((acc, v) => acc + v, 0);
     if (ds.length < 50 || nScrap < 5) return;
     for (const form of ['squared', 'absolute'] as const) {
       const xs = ds.map((d) => (form === 'squared' ? d * d : Math.abs(d)));
       const fit = logisticFit(xs, ys);
-      if (!(fit.b > 0) || !Number.isFinite(fit.a)) continue;
+      if (!(fit.b > 0) || !Number.isFinite(fit.a) || !Number.isFinite(fit.ll)) continue;
       const gain = fit.ll - flatLogLik(ys);
-      if (best === undefined || gain > best.gain) best = { station, offset, form, xs, ys, fit, gain };
+      if (best === undefined || gain > best.gain)
+        best = { station, lagMs, spanMs, form, xs, ys: ys.slice(), fit, gain };
     }
   };
-  {
-    const xs: number[] = [];
-    const ys: number[] = [];
-    exits.forEach((e, i) => {
-      const d = dev[i];
-      if (d === undefined) return;
-      xs.push(d);
-      ys.push(e.scrap ? 1 : 0);
-    });
-    consider(oven.id, 0, xs, ys);
-  }
-  for (const c of downstream) {
-    const comps = completionsWithScrap(c);
-    for (let w = 0; w <= 80; w++) {
-      const xs: number[] = [];
-      const ys: number[] = [];
-      for (let k = w; k < comps.length; k++) {
-        const d = goodExitDev[k - w];
-        if (d === undefined) continue;
-        xs.push(d);
-        ys.push((comps[k] as { scrap: boolean }).scrap ? 1 : 0);
+  // Each candidate inspecting station's completions are matched by time: the part finished at
+  // t was cured at the quality zone's temperature averaged over [t − lag − span, t − lag]. The
+  // lag (transit from the zone to the inspection, 0…15 min) and the span (the part's exposure)
+  // are searched by likelihood, which also absorbs buffers and scrap in between (a count-based
+  // first-in-first-out match drifts by every part scrapped or held on the way).
+  const spans = [0, 30_000, 60_000, 120_000, 300_000];
+  const stationsToTry = [oven, ...downstream];
+  for (const c of stationsToTry) {
+    const comps = c === oven ? exits : completionsWithScrap(c);
+    const ys = comps.map((x) => (x.scrap ? 1 : 0));
+    const maxLag = c === oven ? 0 : 15 * 60_000;
+    for (let lagMs = 0; lagMs <= maxLag; lagMs += 30_000) {
+      for (const spanMs of spans) {
+        const ds: number[] = [];
+        const yy: number[] = [];
+        for (let k = 0; k < comps.length; k++) {
+          const t = (comps[k] as { t: number }).t - lagMs;
+          const temp = stepMean(T, cum, t - spanMs, t);
+          if (temp === undefined) continue;
+          ds.push(temp - targetC);
+          yy.push(ys[k] as number);
+        }
+        consider(c.id, lagMs, spanMs, ds, yy);
       }
-      consider(c.id, w, xs, ys);
     }
   }
+  // The cure spread around the setpoint that the model draws per part: a robust estimate
+  // (1.4826 · median absolute deviation), so that a rare disturbance (a heater fault) does not
+  // become everyday noise; the disturbance's scrap is in the fit all the same.
+  const spreadOf = (spanMs: number): number => {
+    const devs: number[] = [];
+    for (const e of exits) {
+      const temp = stepMean(T, cum, e.t - spanMs, e.t);
+      const sp = stepAt(SP, e.t);
+      if (temp !== undefined && sp !== undefined) devs.push(temp - sp);
+    }
+    if (devs.length === 0) return 0;
+    const med = median(devs);
+    return 1.4826 * median(devs.map((x) => Math.abs(x - med)));
+  };
   const b = best as Cand | undefined;
   if (b === undefined || 2 * b.gain < 10) return undefined;
   const { a, b: slope } = b.fit;
@@ -317,10 +413,12 @@ export function fitScrapCurve(
     form: b.form,
     expectedScrap: expected,
     inspectAt: b.station,
-    transitOffset: b.offset,
+    transitOffset: Math.round(b.lagMs / Math.max(1, medianGap(exits))),
     likelihoodRatio: 2 * b.gain,
     targetC,
-    cureSdC: devN > 0 ? Math.sqrt(devSq / devN) : 0,
+    cureSdC: spreadOf(b.spanMs),
+    averagingS: b.spanMs / 1000,
+    lagS: b.lagMs / 1000,
     bands,
   };
 }

@@ -226,7 +226,7 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
   const timerKind = new Uint8Array(n);
   let timerSeqNext = 0;
   const setTimer = (i: number, delay: number, kind: number): EventHandle => {
-    timerAt[i] = sim.now + (delay > 0 ? delay : 0);
+    timerAt[i] = sim.now + Math.max(0, delay);
     timerSeq[i] = timerSeqNext++;
     timerKind[i] = kind;
     return i;
