@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   GEMBA_BUS_CLOSED: 'The bus, or a consumer on it, was used after it was closed.',
   GEMBA_BUS_INVALID_SUBJECT: 'A bus subject or subject filter is malformed.',
   GEMBA_BUS_UNAVAILABLE: 'The bus cannot be reached.',
+  GEMBA_DEMO_START:
+    'A process of the scaled-out demo (nats-server, gemba gateway, engine or api) did not come up.',
   GEMBA_BATCH_DECODE: 'Bytes could not be decoded as a sample batch.',
   GEMBA_CLOCK_BACKWARDS: 'A clock was asked to move backwards.',
   GEMBA_HISTORIAN_UNAVAILABLE: 'The historian store cannot be reached or opened.',

@@ -2,6 +2,7 @@ import { routeOpcuaLogs } from '@gemba/connect';
 import { createLogger, GembaError, type Logger, loadModelFile } from '@gemba/core';
 import type { Command } from 'commander';
 import { startDemo } from '../demo.ts';
+import { startMultiDemo } from '../multi-demo.ts';
 import { startPlatform } from '../platform.ts';
 
 type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -106,6 +107,19 @@ export function registerStartCommands(program: Command): void {
     .option('--mqtt <url>', 'MQTT broker for the Sparkplug and JSON stations (default: an embedded broker)')
     .option('-d, --data <dir>', 'keep data in this folder (default: a temporary folder)')
     .option('--log-level <level>', 'trace, debug, info, warn, error or silent', 'warn')
+    .option(
+      '--plants <n>',
+      'scaled out: this many plants, on NATS JetStream and PostgreSQL',
+      parsePositive('--plants'),
+    )
+    .option(
+      '--lines <n>',
+      'scaled out: this many lines per plant, one emulator each',
+      parsePositive('--lines'),
+    )
+    .option('--engines <n>', 'scaled out: engine processes (default 2)', parsePositive('--engines'))
+    .option('--bus <url>', 'scaled out: NATS URL (default the local 4222, else a nats-server of its own)')
+    .option('--historian <url>', 'scaled out: PostgreSQL URL', 'postgres://postgres@127.0.0.1:5432/postgres')
     .action(
       async (opts: {
         speed: number;
@@ -115,9 +129,38 @@ export function registerStartCommands(program: Command): void {
         mqtt?: string;
         data?: string;
         logLevel: LogLevel;
+        plants?: number;
+        lines?: number;
+        engines?: number;
+        bus?: string;
+        historian: string;
       }) => {
         const logger = createLogger({ level: opts.logLevel });
         routeOpcuaLogs(logger);
+        if (opts.plants !== undefined || opts.lines !== undefined) {
+          // Scaled out (issue 9): packages/cli/src/multi-demo.ts.
+          const multi = await startMultiDemo({
+            plants: opts.plants ?? 1,
+            lines: opts.lines ?? 1,
+            logger,
+            port: opts.port,
+            host: opts.host,
+            pgUrl: opts.historian,
+            childLogLevel: opts.logLevel === 'silent' ? 'error' : opts.logLevel,
+            ...(opts.engines === undefined ? {} : { engines: opts.engines }),
+            ...(opts.bus === undefined ? {} : { natsUrl: opts.bus }),
+            ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+          });
+          console.log(
+            `Gemba demo, scaled out: ${multi.lines.length} emulated lines (${multi.lines.join(', ')})`,
+          );
+          console.log(`  dashboard    ${multi.url}/?token=${multi.token}`);
+          console.log(`  admin token  ${multi.token}`);
+          console.log(`  NATS         ${multi.natsUrl}   PostgreSQL schema ${multi.schema}`);
+          console.log(`  processes    ${multi.pids().join(' ')}   (Ctrl-C stops)`);
+          await untilSignal(logger, multi.stop);
+          return;
+        }
         const demo = await startDemo({
           logger,
           speed: opts.speed,
