@@ -1,9 +1,13 @@
 // Prediction versus reality (issue 7): calibrate the simulation from 8 accelerated hours of the
-// demo line as the engine recorded them in a historian, predict the next 8 hours, then let the
-// plant emulator run them and compare; then the same for a what-if (a speed setpoint written to
-// the emulator as a PLC write, and the same change to the model). Ground truth (the emulator's
-// part finishes) is read only by this test; the simulation sees the historian and the plant
-// model, nothing else. SKIP_H=16 (or 32) starts the calibration window that many hours later.
+// demo line as the engine recorded them in a historian (hours 16–24 of the emulator's run by
+// default; the oven's scrap curve from the whole history before), predict the next 8 hours, then
+// let the plant emulator run them and compare; then the same for two what-ifs written to the
+// emulator as PLC writes at the start of the prediction period (assembly speed setpoint 110 %,
+// oven zone 2 setpoint 5 °C lower) and applied to the model. The emulator's prediction period is
+// replicated over seeds (SIM_SEEDS, default 11,12,13; the first is the calibrated plant), and each
+// simulated figure must agree with the seeds' mean within the 95 % interval of their difference.
+// Ground truth (the emulator's part finishes) is read only by this test; the simulation sees the
+// historian and the plant model, nothing else. SKIP_H=0 or 32 moves the calibration window.
 import {
   type Historian,
   ManualClock,
@@ -19,9 +23,11 @@ import { buildLineModel, calibrate, parseChange, runReplications, runWhatIf, stu
 import { describe, expect, it } from 'vitest';
 
 const HOURS = 8;
-const SKIP_H = Number(process.env.SKIP_H ?? 0);
+/** When the emulator starts (and the historian's history with it). */
+const HISTORY_START = Date.UTC(2026, 0, 5, 5, 0, 0);
+const SKIP_H = Number(process.env.SKIP_H ?? 16);
 /** The emulator's seeds: the first is the plant the model is calibrated on; all are run for the prediction period. */
-const SEEDS = (process.env.SIM_SEEDS ?? '11,12,13,14').split(',').map(Number);
+const SEEDS = (process.env.SIM_SEEDS ?? '11,12,13').split(',').map(Number);
 const SEED = SEEDS[0] as number;
 /**
  * Whether the throughput prediction and the speed what-if's size are asserted: not for the
@@ -59,7 +65,7 @@ async function runPlant(
   record: boolean,
   atT1?: (p: Plant, line: string) => void,
 ): Promise<Run> {
-  const clock = new ManualClock(Date.UTC(2026, 0, 5, 5, 0, 0));
+  const clock = new ManualClock(HISTORY_START);
   const plant = await startPlant({ clock, seed, opcuaPort: false, modbusPort: false, tickMs: 1000 });
   const model = plant.model;
   const line = model.lines[0];
@@ -173,7 +179,8 @@ describe('simulation: prediction versus reality (plant emulator, in-process)', (
       base.historian,
       model,
       { fromMs: t0, toMs: t1 },
-      { validate: { replications: 10, workers: 0 } },
+      // The scrap curve from the whole history (its deviations), the rest from the window.
+      { validate: { replications: 10, workers: 0 }, scrapCurveFromMs: HISTORY_START },
     );
     const v = report.validation?.rows.find((r) => r.metric.startsWith('throughput'));
 

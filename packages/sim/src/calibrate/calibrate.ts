@@ -34,6 +34,13 @@ export interface CalibrateOptions {
   cycleFamilies?: FitFamily[];
   /** How far before the window to look for state events that overlap its start (default 1 day). */
   lookbackMs?: number;
+  /**
+   * Start of the history the oven's scrap curve is fitted on (epoch ms; default the window's
+   * start). The curve is a property of the product and process, stable over time, but only
+   * identifiable from temperature deviations, which a short window at a steady setpoint may
+   * not hold: a longer history (e.g. with past heater faults or setpoint changes) supplies them.
+   */
+  scrapCurveFromMs?: number;
 }
 
 /** One station's calibration. */
@@ -396,14 +403,18 @@ export async function calibrate(
     let qTemps: Sample[] = [];
     let qSps: Sample[] = [];
     const firstSetpoints: Record<string, number> = {};
+    const curveWindow: TimeRange = {
+      fromMs: Math.min(options.scrapCurveFromMs ?? window.fromMs, window.fromMs),
+      toMs: window.toMs,
+    };
     const spHistory: { atS: number; zone: string; setpointC: number }[] = [];
     for (const z of ov.zones) {
       const zpath = `${ovenPath}/${z.id}`;
       const tSig = model.signal(`${zpath}/temperature`)?.path;
       const sps = await rawAll(historian, model.signalByRole(zpath, 'setpoint')?.path, window);
       if (z.id === ov.qualityZone) {
-        qTemps = await rawAll(historian, tSig, window);
-        qSps = sps;
+        qTemps = await rawAll(historian, tSig, curveWindow);
+        qSps = await rawAll(historian, model.signalByRole(zpath, 'setpoint')?.path, curveWindow);
       }
       // One-minute means: sensor noise would bias the transient regression (errors in variables).
       const minute = tSig === undefined ? [] : await historian.queryBuckets([tSig], window, 60_000);
@@ -430,8 +441,8 @@ export async function calibrate(
     }
     const counters = async (path: string, id: string) => ({
       id,
-      total: await rawAll(historian, model.signalByRole(path, 'part_counter')?.path, window),
-      scrap: await rawAll(historian, model.signalByRole(path, 'scrap_counter')?.path, window),
+      total: await rawAll(historian, model.signalByRole(path, 'part_counter')?.path, curveWindow),
+      scrap: await rawAll(historian, model.signalByRole(path, 'scrap_counter')?.path, curveWindow),
     });
     const ovenCounters = await counters(ovenPath, ov.station);
     const downstream = [];
@@ -450,9 +461,9 @@ export async function calibrate(
       params.oven.inspectAt = curve.inspectAt;
       // The inspecting station's own flat rate is what the curve does not explain.
       const insp = (params.stations as Record<string, Partial<Omit<StationConfig, 'id'>>>)[curve.inspectAt];
-      const cal = stations.find((x) => x.id === curve.inspectAt);
-      if (insp !== undefined && cal !== undefined && curve.inspectAt !== ov.station && cal.parts > 0) {
-        insp.scrapProbability = Math.max(0, (cal.scrap.scrap - curve.expectedScrap) / cal.parts);
+      // (over the curve's own history, which may be longer than the window)
+      if (insp !== undefined && curve.inspectAt !== ov.station && curve.parts > 0) {
+        insp.scrapProbability = Math.max(0, (curve.scrap - curve.expectedScrap) / curve.parts);
       }
     } else
       warnings.push(

@@ -374,8 +374,9 @@ export function fitScrapCurve(
     const devs: number[] = [];
     for (const e of exits) {
       const temp = stepMean(T, cum, e.t - spanMs, e.t);
-      const sp = stepAt(SP, e.t);
-      if (temp !== undefined && sp !== undefined) devs.push(temp - sp);
+      // Without a setpoint sample yet, the target stands in for it.
+      const sp = stepAt(SP, e.t) ?? targetC;
+      if (temp !== undefined) devs.push(temp - sp);
     }
     if (devs.length === 0) return 0;
     const med = median(devs);
