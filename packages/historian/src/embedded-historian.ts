@@ -30,6 +30,7 @@ import {
   toNumber,
   toSample,
 } from './encoding.ts';
+import { RawChunkWriter } from './raw-chunk-writer.ts';
 import { SerialQueue } from './serial-queue.ts';
 
 /** Options of {@link openEmbeddedHistorian}. */
@@ -125,6 +126,7 @@ export class EmbeddedHistorian implements Historian {
   readonly #lastFlags: number[] = [];
   readonly #partitions = new Map<number, Partition>();
   readonly #dirty = new Set<number>();
+  readonly #writer = new RawChunkWriter();
   #maxTs = Number.NEGATIVE_INFINITY;
   /** Retention floors (ms): data below them was removed; rollups are not recomputed below them. */
   #floors = {
@@ -287,37 +289,68 @@ export class EmbeddedHistorian implements Historian {
       sidOf[i] = sid;
     }
     // Classify rows: newer than the signal's latest stored time → append; otherwise replace.
+    // Typed arrays indexed by signal id and range checks instead of maps and a division per row:
+    // this loop runs for every sample.
     const pw = this.#partitionMs;
-    const fast = new Map<number, number[]>();
+    const fastRows = new Int32Array(n);
+    const fastStart = new Float64Array(n);
+    let nFast = 0;
+    let oneStart = true;
     const slow = new Map<string, number>();
-    const newLast = new Map<number, number>();
+    /** Per signal id: the batch row holding its newest value so far, or -1. */
+    const lastRow = new Int32Array(this.#paths.length + newSignals.length).fill(-1);
+    const lastSids: number[] = [];
     const minutes = new Set<number>();
-    let lastMinute = Number.NaN;
+    let mLo = Number.POSITIVE_INFINITY;
+    let mHi = Number.NEGATIVE_INFINITY;
+    let pLo = Number.POSITIVE_INFINITY;
+    let pHi = Number.NEGATIVE_INFINITY;
     const tsCol = batch.ts;
+    const storedTs = this.#lastTs;
     for (let i = 0; i < n; i++) {
       const sid = sidOf[i] as number;
       const ts = tsCol[i] as number;
-      const li = newLast.get(sid);
-      const lastTs =
-        li === undefined ? (this.#lastTs[sid] ?? Number.NEGATIVE_INFINITY) : (tsCol[li] as number);
+      const li = lastRow[sid] as number;
+      const lastTs = li < 0 ? (storedTs[sid] ?? Number.NEGATIVE_INFINITY) : (tsCol[li] as number);
       if (ts > lastTs) {
-        const start = floorTo(ts, pw);
-        let rows = fast.get(start);
-        if (rows === undefined) {
-          rows = [];
-          fast.set(start, rows);
+        if (!(ts >= pLo && ts < pHi)) {
+          const start = floorTo(ts, pw);
+          if (nFast > 0 && start !== pLo) oneStart = false;
+          pLo = start;
+          pHi = start + pw;
         }
-        rows.push(i);
-        newLast.set(sid, i);
+        fastRows[nFast] = i;
+        fastStart[nFast++] = pLo;
+        if (li < 0) lastSids.push(sid);
+        lastRow[sid] = i;
       } else {
         slow.set(`${sid}:${ts}`, i);
-        if (ts === lastTs) newLast.set(sid, i);
+        if (ts === lastTs) {
+          if (li < 0) lastSids.push(sid);
+          lastRow[sid] = i;
+        }
       }
-      const m = floorTo(ts, MINUTE_MS);
-      if (m !== lastMinute) {
-        lastMinute = m;
+      if (!(ts >= mLo && ts < mHi)) {
+        const m = floorTo(ts, MINUTE_MS);
+        mLo = m;
+        mHi = m + MINUTE_MS;
         if (!this.#dirty.has(m)) minutes.add(m);
       }
+    }
+    const fast = new Map<number, Int32Array>();
+    if (nFast > 0 && oneStart) fast.set(fastStart[0] as number, fastRows.subarray(0, nFast));
+    else if (nFast > 0) {
+      const groups = new Map<number, number[]>();
+      for (let k = 0; k < nFast; k++) {
+        const start = fastStart[k] as number;
+        let rows = groups.get(start);
+        if (rows === undefined) {
+          rows = [];
+          groups.set(start, rows);
+        }
+        rows.push(fastRows[k] as number);
+      }
+      for (const [start, rows] of groups) fast.set(start, Int32Array.from(rows));
     }
     const c = this.#c;
     const created = new Map<number, Partition>();
@@ -340,7 +373,7 @@ export class EmbeddedHistorian implements Historian {
       for (const [start, rows] of fast) {
         const p = await this.#ensurePartition(start, created);
         const a = await c.createAppender(p.name);
-        for (const i of rows) this.#appendRow(a, batch, i, sidOf[i] as number);
+        this.#writer.append(a, batch, rows, rows.length, sidOf);
         a.flushSync();
         a.closeSync();
         touched.add(p);
@@ -366,7 +399,8 @@ export class EmbeddedHistorian implements Historian {
     for (const [start, p] of created) this.#partitions.set(start, p);
     for (const p of touched) p.sorted = false;
     for (const m of minutes) this.#dirty.add(m);
-    for (const [sid, i] of newLast) {
+    for (const sid of lastSids) {
+      const i = lastRow[sid] as number;
       const ts = tsCol[i] as number;
       if (ts >= (this.#lastTs[sid] as number)) {
         this.#setLast(
@@ -381,24 +415,6 @@ export class EmbeddedHistorian implements Historian {
     }
   }
 
-  #appendRow(
-    a: Awaited<ReturnType<DuckDBConnection['createAppender']>>,
-    batch: SampleBatch,
-    i: number,
-    sid: number,
-  ): void {
-    a.appendInteger(sid);
-    a.appendDouble(batch.ts[i] as number);
-    const num = batch.num[i] as number;
-    if (Number.isNaN(num)) a.appendNull();
-    else a.appendDouble(num);
-    const s = batch.str?.[i];
-    if (s === undefined) a.appendNull();
-    else a.appendVarchar(s);
-    a.appendUTinyInt(packFlags(batch.kind[i] as number, batch.quality[i] as number));
-    a.endRow();
-  }
-
   /** Replaces stored rows with the given batch rows (deduplicated) inside the caller's transaction. */
   async #replace(
     batch: SampleBatch,
@@ -409,8 +425,8 @@ export class EmbeddedHistorian implements Historian {
     const c = this.#c;
     const a = await c.createAppender('staging');
     const byPartition = new Map<number, [number, number]>();
+    this.#writer.append(a, batch, rows, rows.length, sidOf);
     for (const i of rows) {
-      this.#appendRow(a, batch, i, sidOf[i] as number);
       const ts = batch.ts[i] as number;
       const start = floorTo(ts, this.#partitionMs);
       const r = byPartition.get(start);
