@@ -317,6 +317,7 @@ export function registerSimCommands(program: Command): void {
     .option('--out <file>', 'write the calibrated parameters (JSON) for --params')
     .option('--replications <n>', 'validation replications', '10')
     .option('--no-validate', 'skip the validation run')
+    .option('--scrap-curve-from <iso>', 'fit the oven scrap curve on the history from here (default --from)')
     .option('--json', 'print the whole report as JSON')
     .option('--svg <file>', 'write an SVG report')
     .action(
@@ -333,6 +334,7 @@ export function registerSimCommands(program: Command): void {
           validate: boolean;
           json?: boolean;
           svg?: string;
+          scrapCurveFrom?: string;
         },
       ) => {
         const m = await model(file);
@@ -349,6 +351,15 @@ export function registerSimCommands(program: Command): void {
           };
           if (o.line !== undefined) opts.line = o.line;
           if (o.product !== undefined) opts.product = o.product;
+          if (o.scrapCurveFrom !== undefined) {
+            const c = Date.parse(o.scrapCurveFrom);
+            if (!Number.isFinite(c))
+              throw new GembaError(
+                'GEMBA_INVALID_ARGUMENT',
+                `--scrap-curve-from ${o.scrapCurveFrom} is not a time`,
+              );
+            opts.scrapCurveFromMs = c;
+          }
           const r = await calibrate(h, m, { fromMs, toMs }, opts);
           if (o.out !== undefined) await writeFile(o.out, `${JSON.stringify(r.parameters, null, 2)}\n`);
           if (o.svg !== undefined) await writeFile(o.svg, calibrationSvg(r));
