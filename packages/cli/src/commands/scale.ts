@@ -52,43 +52,12 @@ function twinKeyPath(e: TwinEntry): string {
 }
 
 /**
- * Wraps a historian so that the writes made through it can be awaited: `settled()` resolves
- * when the `append*` calls issued so far, and those queued behind them, have finished
- * (succeeded or failed; the engine logs failures itself).
- */
-function trackWrites(h: Historian): { historian: Historian; settled(): Promise<void> } {
-  let last: Promise<unknown> = Promise.resolve();
-  const historian = new Proxy(h, {
-    get(target, prop, receiver) {
-      const v: unknown = Reflect.get(target, prop, receiver);
-      if (typeof v !== 'function') return v;
-      const fn = v as (...args: unknown[]) => unknown;
-      if (typeof prop === 'string' && prop.startsWith('append'))
-        return (...args: unknown[]) => {
-          const p = Promise.resolve(fn.apply(target, args));
-          last = Promise.all([last, p.catch(() => undefined)]);
-          return p;
-        };
-      return fn.bind(target);
-    },
-  });
-  // The engine queues its writes on a promise chain, so a write for the batch just ingested may
-  // not have been issued yet: wait until no new write started over a macrotask (bounded).
-  const settled = async (): Promise<void> => {
-    for (let i = 0; i < 20; i++) {
-      const seen = last;
-      await seen;
-      await new Promise<void>((r) => setImmediate(r));
-      if (seen === last) return;
-    }
-  };
-  return { historian, settled };
-}
-
-/**
- * Waits (at most `timeoutMs`) until the historian writer of `line` has acknowledged at least
- * every message the line's engine consumer has acknowledged (their ack floors, as stream
- * sequence numbers). Returns at once when the engine consumer does not exist yet.
+ * Waits (at most `timeoutMs`) until the historian writer of `line` has acknowledged every message
+ * the line's engine consumer was delivered (the writer's ack floor against the engine consumer's
+ * delivered stream sequence). JetStream hands a new consumer instance the messages after the
+ * delivered position first and the dead owner's unacknowledged ones only after their ack wait;
+ * the engine drops those late ones as old, so the restore must already cover them. Returns at
+ * once when the engine consumer does not exist yet or was delivered nothing.
  */
 async function historianCaughtUp(
   bus: JetStreamBus,
@@ -98,18 +67,18 @@ async function historianCaughtUp(
 ): Promise<void> {
   const filter = subjectForPath(line);
   const stream = bus.layout.forFilter(filter).name;
-  const floor = async (durable: string): Promise<number | undefined> => {
+  const info = async (durable: string) => {
     try {
-      return (await bus.manager.consumers.info(stream, durable)).ack_floor.stream_seq;
+      return await bus.manager.consumers.info(stream, durable);
     } catch {
       return undefined; // no such consumer (yet)
     }
   };
-  const engineFloor = await floor(lineDurable('engine', line));
-  if (engineFloor === undefined || engineFloor === 0) return;
+  const engineFloor = (await info(lineDurable('engine', line)))?.delivered.stream_seq ?? 0;
+  if (engineFloor === 0) return;
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const h = (await floor(lineDurable('historian', line))) ?? 0;
+    const h = (await info(lineDurable('historian', line)))?.ack_floor.stream_seq ?? 0;
     if (h >= engineFloor) return;
     if (Date.now() > until) {
       log.warn(
@@ -205,11 +174,7 @@ export async function startEngineNode(o: EngineNodeOptions): Promise<ScaleNode &
       logger: log,
       ...(o.historianSchema === undefined ? {} : { schema: o.historianSchema }),
     });
-    // The engine's historian writes (state events, rollups) are tracked so that a message is
-    // acknowledged only after the effects of its ingest are stored: a line's next owner then
-    // restores every state interval the acknowledged messages produced.
-    const writes = trackWrites(historian);
-    const engine = createEngine({ model: o.model, clock, logger: log, historian: writes.historian });
+    const engine = createEngine({ model: o.model, clock, logger: log, historian });
     const adapter = adaptEngine({ engine, model: o.model, clock });
     const twin = await KvTwinStore.open<TwinEntry>(bus.connection, { logger: log });
     // Conflate the twin's changes and write them in rounds: the bucket holds the current state,
@@ -244,7 +209,7 @@ export async function startEngineNode(o: EngineNodeOptions): Promise<ScaleNode &
       ...(o.leaseMs === undefined ? {} : { leaseMs: o.leaseMs }),
       handler: () => (m) => {
         engine.ingest(m.batch);
-        void writes.settled().then(() => m.ack());
+        m.ack();
       },
       onAcquired: async (line) => {
         writers.set(
@@ -263,8 +228,8 @@ export async function startEngineNode(o: EngineNodeOptions): Promise<ScaleNode &
         // Warm start (issue 9): the line's state intervals, counters and last values from the
         // historian, before its consumer resumes from the acknowledged position, so that KPIs
         // after a failover cover what the previous owner saw. The historian first catches up
-        // with the engine's acknowledged position (what the dead owner's writer held comes back
-        // after its ack wait), else the counters would miss the samples in between.
+        // with what the engine consumer was delivered (what the dead owner's writer held comes
+        // back after its ack wait), else the counters would miss the samples in between.
         await historianCaughtUp(bus, line, log);
         const restored = await engine.restore({ line });
         log.info({ line, ...restored }, 'line restored from the historian');
