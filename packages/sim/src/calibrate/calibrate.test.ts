@@ -12,48 +12,54 @@ const lognormal = (mean: number, cv: number): DistributionSpec => {
   return { family: 'lognormal', mu: Math.log(mean) - s2 / 2, sigma: Math.sqrt(s2) };
 };
 
+/** 48 h of a known configuration of the demo line in a MemoryHistorian. */
+async function knownLine() {
+  const model = await loadModelFile(demo);
+  const fromMs = Date.parse('2026-01-05T06:00:00+01:00');
+  const hours = 48;
+  const truth = buildLineModel(
+    model,
+    {
+      stations: {
+        press: {
+          cycleTime: lognormal(21, 0.08),
+          scrapProbability: 0.02,
+          failures: {
+            basis: 'operating-time',
+            between: { family: 'exponential', mean: 7200 },
+            repair: { family: 'lognormal', mu: Math.log(500), sigma: 0.4 },
+          },
+        },
+        weld: {
+          cycleTime: lognormal(25, 0.05),
+          microStops: { probability: 0.03, duration: { family: 'exponential', mean: 40 } },
+        },
+        oven: { cycleTime: { family: 'deterministic', value: 22 } },
+        assembly: { cycleTime: lognormal(24, 0.1) },
+      },
+      oven: {
+        zones: { zone2: { timeConstantS: 600 } },
+        cureNoiseSdC: 1.5,
+        scrapLogit: { a: -5, b: 0.08 },
+        // Cure scrap is found at test, three stations downstream (as in the demo emulator).
+        inspectAt: 'test',
+        setpointChanges: [
+          { atS: 12 * 3600, zone: 'zone2', setpointC: 172 },
+          { atS: 24 * 3600, zone: 'zone2', setpointC: 186 },
+          { atS: 36 * 3600, zone: 'zone2', setpointC: 180 },
+        ],
+      },
+    },
+    { startMs: fromMs },
+  );
+  const h = new MemoryHistorian();
+  await writeSyntheticHistory(h, model, truth, { seed: 11, fromMs, horizonS: hours * 3600 });
+  return { model, fromMs, hours, h };
+}
+
 describe('calibration from the historian recovers a known line', () => {
   it('fits cycle times, failures, scrap, the oven and validates', async () => {
-    const model = await loadModelFile(demo);
-    const fromMs = Date.parse('2026-01-05T06:00:00+01:00');
-    const hours = 48;
-    const truth = buildLineModel(
-      model,
-      {
-        stations: {
-          press: {
-            cycleTime: lognormal(21, 0.08),
-            scrapProbability: 0.02,
-            failures: {
-              basis: 'operating-time',
-              between: { family: 'exponential', mean: 7200 },
-              repair: { family: 'lognormal', mu: Math.log(500), sigma: 0.4 },
-            },
-          },
-          weld: {
-            cycleTime: lognormal(25, 0.05),
-            microStops: { probability: 0.03, duration: { family: 'exponential', mean: 40 } },
-          },
-          oven: { cycleTime: { family: 'deterministic', value: 22 } },
-          assembly: { cycleTime: lognormal(24, 0.1) },
-        },
-        oven: {
-          zones: { zone2: { timeConstantS: 600 } },
-          cureNoiseSdC: 1.5,
-          scrapLogit: { a: -5, b: 0.08 },
-          // Cure scrap is found at test, three stations downstream (as in the demo emulator).
-          inspectAt: 'test',
-          setpointChanges: [
-            { atS: 12 * 3600, zone: 'zone2', setpointC: 172 },
-            { atS: 24 * 3600, zone: 'zone2', setpointC: 186 },
-            { atS: 36 * 3600, zone: 'zone2', setpointC: 180 },
-          ],
-        },
-      },
-      { startMs: fromMs },
-    );
-    const h = new MemoryHistorian();
-    await writeSyntheticHistory(h, model, truth, { seed: 11, fromMs, horizonS: hours * 3600 });
+    const { model, fromMs, hours, h } = await knownLine();
     const report = await calibrate(
       h,
       model,
@@ -94,6 +100,10 @@ describe('calibration from the historian recovers a known line', () => {
       'press repair mu',
     );
     expect(st('weld')?.failures).toBeUndefined();
+    // ... but the model does not say "never fails": the weld borrows the line's pooled rate.
+    const pooled = report.parameters.stations?.weld?.failures;
+    expect(pooled?.between).toMatchObject({ family: 'exponential' });
+    expect(st('weld')?.notes.some((n) => n.includes('pooled from the line'))).toBe(true);
     // Scrap and micro-stops.
     const sc = st('press')?.scrap;
     within({ value: sc?.probability ?? 0, se: sc?.se ?? 0 }, 0.02, 'press scrap');
@@ -108,5 +118,21 @@ describe('calibration from the historian recovers a known line', () => {
     // Validation: the calibrated model reproduces the window's throughput within 3 %.
     const tp = report.validation?.rows.find((r) => r.metric.startsWith('throughput'));
     expect(Math.abs(tp?.relativeError ?? 1)).toBeLessThan(0.03);
+  });
+
+  it('fits the scrap curve on a longer history when the window has no temperature deviations', async () => {
+    const { model, fromMs, hours, h } = await knownLine();
+    // The last 8 hours: zone 2 back at 180 °C for hours, no deviations to learn from...
+    const window = { fromMs: fromMs + (hours - 8) * 3600_000, toMs: fromMs + hours * 3600_000 };
+    const short = await calibrate(h, model, window, { validate: false });
+    // ... while the whole history holds the setpoint excursions.
+    const long = await calibrate(h, model, window, { validate: false, scrapCurveFromMs: fromMs });
+    const curve = long.oven?.scrapCurve;
+    expect(curve?.inspectAt).toBe('test');
+    expect(Math.abs((curve?.b.value ?? 0) - 0.08)).toBeLessThan(3 * (curve?.b.se ?? 0));
+    expect(long.parameters.oven?.scrapLogit?.b).toBe(curve?.b.value);
+    // The short window finds no curve, or a much less certain one.
+    const sb = short.oven?.scrapCurve?.b.se;
+    expect(sb === undefined || sb > 2 * (curve?.b.se ?? 0)).toBe(true);
   });
 });
