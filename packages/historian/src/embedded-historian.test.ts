@@ -61,4 +61,42 @@ describe('EmbeddedHistorian', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it('takes one batch interleaving partitions, repeating rows and mixing value kinds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gemba-hist-'));
+    try {
+      const h = await openEmbeddedHistorian({ dir, partitionMs: 3_600_000 });
+      const H = 3_600_000;
+      const b = new SampleBatchBuilder();
+      for (let k = 0; k < 3000; k++) {
+        // Rows alternate between hours 0, 2 and 1 (three partitions, interleaved).
+        const ts = HISTORIAN_T0 + ((k % 3) * 2 - (k % 3 === 2 ? 3 : 0)) * H + Math.floor(k / 3) * 1000;
+        b.pushNumber(`q/s${k % 4}`, ts, k);
+      }
+      b.push('q/s0', HISTORIAN_T0 + 4000, 'text', 'uncertain'); // overwrites a number in this batch
+      b.push('q/flag', HISTORIAN_T0 + 2 * H, true);
+      b.pushNumber('q/s1', HISTORIAN_T0 + 2 * H, Number.NaN, 'bad'); // overwrites too
+      await h.append(b.build());
+      const all = await Promise.all(
+        ['q/s0', 'q/s1', 'q/s2', 'q/s3'].map((s) =>
+          h.queryRaw(s, { fromMs: HISTORIAN_T0, toMs: HISTORIAN_T0 + 3 * H }),
+        ),
+      );
+      expect(all.reduce((n, r) => n + r.length, 0)).toBe(3000);
+      const s0 = await h.queryRaw('q/s0', { fromMs: HISTORIAN_T0 + 4000, toMs: HISTORIAN_T0 + 4001 });
+      expect(s0).toMatchObject([{ value: 'text', quality: 'uncertain' }]);
+      const s1 = await h.queryRaw('q/s1', {
+        fromMs: HISTORIAN_T0 + 2 * H,
+        toMs: HISTORIAN_T0 + 2 * H + 1,
+      });
+      expect(s1).toHaveLength(1);
+      expect(s1[0]?.quality).toBe('bad');
+      expect(Number.isNaN(s1[0]?.value)).toBe(true);
+      expect(await h.lastValues(['q/flag'])).toMatchObject([{ value: true }]);
+      const hours = await h.queryBuckets(['q/s2'], { fromMs: HISTORIAN_T0, toMs: HISTORIAN_T0 + 3 * H }, H);
+      expect(hours.map((r) => r.count)).toEqual([250, 250, 250]);
+      await h.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
