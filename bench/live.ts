@@ -9,8 +9,7 @@ import { cpus } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
-import { startDemoStack, WEB_ROOT } from '../test/e2e/demo-stack.ts';
+import { launchChromium, startDemoStack, WEB_ROOT } from '../test/e2e/demo-stack.ts';
 
 const arg = process.argv.indexOf('--changes');
 const CHANGES = arg > 0 ? Number(process.argv[arg + 1]) : 40;
@@ -42,18 +41,7 @@ for (const f of readdirSync(assets).filter((n) => n.endsWith('.js'))) {
 }
 
 const stack = await startDemoStack({ speed: 1, mqttUrl: 'mqtt://127.0.0.1:1883' });
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
-});
+const browser = await launchChromium();
 const rows: {
   protocol: string;
   n: number;

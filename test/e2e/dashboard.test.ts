@@ -4,30 +4,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { commandSkipReason, serviceSkipReason } from '@gemba/core/testing';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DemoStack, startDemoStack } from './demo-stack.ts';
+import { type DemoStack, launchChromium, startDemoStack } from './demo-stack.ts';
 
 const SHOTS = fileURLToPath(new URL('../../test-results/e2e/', import.meta.url));
 const LINE = 'acme/plant1/assembly/line1';
 const chromiumSkip = await commandSkipReason('/usr/bin/chromium', 'apt-get install chromium');
 const mqttSkip = await serviceSkipReason('mosquitto');
-
-/** Launches Debian's Chromium the way the team does (no browser download). */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-}
 
 describe.skipIf(chromiumSkip !== undefined || mqttSkip !== undefined)(
   'dashboard against the running demo',

@@ -9,6 +9,7 @@ import type { Engine } from '@gemba/engine';
 import type { Plant } from '@gemba/plant';
 import type { GembaRuntime, TokenEntry } from '@gemba/server';
 import type { FastifyInstance } from 'fastify';
+import { type Browser, chromium } from 'playwright-core';
 
 export { WEB_ROOT };
 
@@ -56,4 +57,20 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     tokens: demo.tokens,
     stop: demo.stop,
   };
+}
+
+/** Launches Debian's Chromium headless the way the team does (no browser download, no background networking). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
 }

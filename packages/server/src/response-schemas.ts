@@ -1,3 +1,4 @@
+import { MACHINE_STATES, type MachineState } from '@gemba/core';
 import { z } from 'zod';
 
 // Response shapes for the OpenAPI document (documentation only: responses are not validated
@@ -5,17 +6,7 @@ import { z } from 'zod';
 
 const value = z.union([z.number(), z.boolean(), z.string()]);
 const quality = z.enum(['good', 'uncertain', 'bad']);
-const machineState = z.enum([
-  'running',
-  'starved',
-  'blocked',
-  'idle',
-  'micro-stop',
-  'down',
-  'maintenance',
-  'stopped',
-  'offline',
-]);
+const machineState = z.enum(MACHINE_STATES as readonly MachineState[] as [MachineState, ...MachineState[]]);
 const priority = z.enum(['low', 'medium', 'high', 'urgent']);
 
 /** A KPI set (ratios 0..1; NaN is sent as null). */
