@@ -9,15 +9,15 @@ import {
   silentLogger,
   subjectForPath,
 } from '@gemba/core';
-import { Collector, commandSkipReason } from '@gemba/core/testing';
+import { Collector } from '@gemba/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Gateway, startGateway } from '../src/gateway/gateway.ts';
 import { encodeRegisters } from '../src/modbus/codec.ts';
 import { LINE, sig, testModel } from './fixtures/model.ts';
-import { type PymodbusServer, startPymodbus } from './fixtures/pymodbus.ts';
+import { type PymodbusServer, pymodbusSkipReason, startPymodbus } from './fixtures/pymodbus.ts';
 import { SwitchableBus } from './fixtures/switchable-bus.ts';
 
-const skip = await commandSkipReason('/usr/bin/python3', 'apt-get install python3 python3-pymodbus');
+const skip = pymodbusSkipReason();
 const be = { wordOrder: 'big', byteOrder: 'big' } as const;
 
 describe.skipIf(skip !== undefined)('gateway: Modbus → edge → store-and-forward → bus', () => {

@@ -1,14 +1,14 @@
 import { type Model, RealClock, type Sample, type SourceStatus, silentLogger } from '@gemba/core';
-import { Collector, commandSkipReason, sourceContractSuite } from '@gemba/core/testing';
+import { Collector, sourceContractSuite } from '@gemba/core/testing';
 import modbusSerial from 'modbus-serial';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeRegisters } from '../src/modbus/codec.ts';
 import type { ModbusSource } from '../src/modbus/driver.ts';
 import { createSource } from '../src/source/create-source.ts';
 import { sig, sourceDef, testModel } from './fixtures/model.ts';
-import { type PymodbusServer, startPymodbus } from './fixtures/pymodbus.ts';
+import { type PymodbusServer, pymodbusSkipReason, startPymodbus } from './fixtures/pymodbus.ts';
 
-const skip = await commandSkipReason('/usr/bin/python3', 'apt-get install python3 python3-pymodbus');
+const skip = pymodbusSkipReason();
 
 function modbusModel(port: number, extra: Record<string, unknown> = {}): Model {
   return testModel([
