@@ -38,9 +38,30 @@ describe('active-period bottleneck (Roser)', () => {
     expect(r.average).toBe('A');
     expect(by.A).toMatchObject({ soleShare: 0.7, shiftingShare: 0.2 });
     expect(by.C).toMatchObject({ soleShare: 0.1, shiftingShare: 0.2 });
-    expect(r.shifting).toBe(false);
     expect(by.B?.share).toBe(0);
     expect(r.momentary).toBe('A');
+    // A's ongoing period [70, 100] overlaps C's [50, 80], the bottleneck before it.
+    expect(r.shifting).toBe(true);
+  });
+
+  it('calls the momentary bottleneck shifting only when it took over from an overlapping one', () => {
+    // A works 0-60; B works 30-100 (70 long): B is the bottleneck from 30, A's period [0, 60]
+    // overlaps it (30-60 shifting for both).
+    const a = [iv('running', 0, 60), iv('starved', 60, 100)];
+    const b = [iv('starved', 0, 30), iv('running', 30, 100)];
+    const shifted = computeBottleneck('L', ['A', 'B'], [a, b], 0, 100);
+    expect(shifted).toMatchObject({ momentary: 'B', shifting: true, average: 'B' });
+    const by = Object.fromEntries(shifted.shares.map((s) => [s.station, s]));
+    expect(by.A).toMatchObject({ soleShare: 0.3, shiftingShare: 0.3 });
+    expect(by.B).toMatchObject({ soleShare: 0.4, shiftingShare: 0.3 });
+    // B starts only after A stopped (a gap 60-65 with no bottleneck): a clean handover.
+    const b2 = [iv('starved', 0, 65), iv('running', 65, 100)];
+    const clean = computeBottleneck('L', ['A', 'B'], [a, b2], 0, 100);
+    expect(clean.shifting).toBe(false);
+    expect(clean.momentary).toBe('B');
+    // Nothing active at the end: no momentary bottleneck, not shifting.
+    const idle = computeBottleneck('L', ['A', 'B'], [a, [iv('starved', 0, 100)]], 0, 100);
+    expect(idle).toMatchObject({ momentary: null, shifting: false, average: 'A' });
   });
 
   it('has no bottleneck when nothing is active', () => {

@@ -102,7 +102,10 @@ export function computeBottleneck(
     }
     shifting[st] = (shifting[st] as number) + shiftMs;
     sole[st] = (sole[st] as number) + (seg.b - seg.a) - inSeg;
-    if (k === segs.length - 1) lastShifting = overlaps.some(([s0, e0]) => s0 < seg.b && e0 >= seg.b);
+    // The momentary bottleneck is shifting when its active period overlaps the previous
+    // bottleneck's (a handover without a gap). The overlap itself always lies in the past: an
+    // earlier bottleneck still active now would have the longer ongoing period and be it.
+    if (k === segs.length - 1) lastShifting = overlaps.length > 0;
   }
   const total = toMs - fromMs;
   const shares: BottleneckShare[] = stations.map((station, i) => {

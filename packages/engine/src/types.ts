@@ -153,7 +153,7 @@ export interface Bottleneck {
   line: string;
   /** The momentary bottleneck: the station with the longest ongoing active period; null if none active. */
   momentary: string | null;
-  /** Whether the momentary bottleneck is shifting (overlapping with the previous one's active period). */
+  /** Whether the momentary bottleneck is shifting: its ongoing active period overlaps the previous bottleneck's active period (it took over without a gap). */
   shifting: boolean;
   fromMs: number;
   toMs: number;
