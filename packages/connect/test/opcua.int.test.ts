@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RealClock, type Sample, type SourceStatus, silentLogger } from '@gemba/core';
@@ -38,6 +38,17 @@ function opcuaModel(endpoint: string, extra: Record<string, unknown> = {}) {
 }
 
 const ALL = [sig('count'), sig('temp'), sig('setpoint'), sig('mode')];
+
+/** The first item collected that satisfies `pred`, waiting up to `timeoutMs` for it. */
+async function firstOf<T>(c: Collector<T>, pred: (x: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = c.items.find(pred);
+    if (hit !== undefined) return hit;
+    if (Date.now() > deadline) throw new Error(`none of ${c.items.length} items matched in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('OPC UA client against a node-opcua server', () => {
   let server: TestOpcuaServer | undefined;
@@ -184,6 +195,80 @@ describe('OPC UA client against a node-opcua server', () => {
     expect(p?.problem).toBe('monitor-failed');
     expect(p?.reason).toContain('ns=1;s=does.not.exist');
     expect(p?.reason).toContain('BadNodeIdUnknown');
+  });
+
+  it('connects with Sign / Basic256Sha256 (signed, not encrypted) and reads values', async () => {
+    server = await startOpcuaServer(join(dir, 'server-pki'));
+    const model = opcuaModel(server.endpoint, {
+      securityMode: 'Sign',
+      securityPolicy: 'Basic256Sha256',
+      acceptUnknownCertificate: true,
+    });
+    source = createSource(sourceDef(model), model, {
+      logger: silentLogger(),
+      clock: new RealClock(),
+      dataDir: join(dir, 'client-sign'),
+    }) as OpcuaSource;
+    const got = new Map<string, Sample>();
+    const seen = new Collector<string>();
+    source.onBatch((b) => {
+      for (const x of b.toSamples()) {
+        if (!got.has(x.signal)) seen.push(x.signal);
+        got.set(x.signal, x);
+      }
+    });
+    await source.start();
+    await seen.waitFor(4);
+    expect(got.get(sig('temp'))).toMatchObject({ value: 181.5, quality: 'good' });
+    expect(got.get(sig('mode'))).toMatchObject({ value: 'press-7', quality: 'good' });
+    const eps = await discoverEndpoints(server.endpoint, { pkiDir: join(dir, 'client-sign', 'pki') });
+    expect(eps).toContainEqual(
+      expect.objectContaining({ securityMode: 'Sign', securityPolicy: 'Basic256Sha256' }),
+    );
+  });
+
+  it('refuses an untrusted server certificate (status event, bad values), then connects once it is in the trust list', async () => {
+    server = await startOpcuaServer(join(dir, 'server-pki'));
+    const clientData = join(dir, 'client-strict');
+    const model = opcuaModel(server.endpoint, {
+      securityMode: 'SignAndEncrypt',
+      securityPolicy: 'Basic256Sha256',
+      acceptUnknownCertificate: false,
+    });
+    source = createSource(sourceDef(model), model, {
+      logger: silentLogger(),
+      clock: new RealClock(),
+      dataDir: clientData,
+    }) as OpcuaSource;
+    const samples = new Collector<Sample>();
+    const statuses = new Collector<SourceStatus>();
+    source.onBatch((b) => {
+      for (const x of b.toSamples()) samples.push(x);
+    });
+    source.onStatus((x) => statuses.push(x));
+    await source.start();
+    const refused = await firstOf(
+      statuses,
+      (x) => x.state === 'disconnected' && /certificate/i.test(x.reason ?? ''),
+      20_000,
+    );
+    expect(refused.reason).toContain(server.endpoint);
+    expect(refused.reason).toMatch(/BadCertificateUntrusted/);
+    // Nothing was read from the untrusted server: every signal is bad.
+    expect(samples.items.length).toBeGreaterThan(0);
+    expect(samples.items.every((x) => x.quality === 'bad')).toBe(true);
+    expect(statuses.items.some((x) => x.state === 'connected')).toBe(false);
+    // The operator trusts the server: its certificate moves from rejected/ to trusted/certs/.
+    const pki = join(clientData, 'pki');
+    const rejected = readdirSync(join(pki, 'rejected')).filter(
+      (f) => f.endsWith('.pem') || f.endsWith('.der'),
+    );
+    expect(rejected).toHaveLength(1);
+    const name = rejected[0] as string;
+    renameSync(join(pki, 'rejected', name), join(pki, 'trusted', 'certs', name));
+    await firstOf(statuses, (x) => x.state === 'connected', 30_000);
+    const good = await firstOf(samples, (x) => x.signal === sig('temp') && x.quality === 'good', 10_000);
+    expect(good.value).toBe(181.5);
   });
 
   it('logs in with user and password and browses variables with data types and units', async () => {
