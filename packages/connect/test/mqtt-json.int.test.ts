@@ -132,6 +132,82 @@ describe.skipIf(noBroker !== undefined)('MQTT JSON over TLS', () => {
   });
 });
 
+describe.skipIf(noBroker !== undefined)('MQTT 5 with user and password', () => {
+  it('connects as MQTT 5 with the password from the environment; a wrong password is refused and reported', async () => {
+    const broker = await startMosquitto(undefined, undefined, { users: { gemba: 's3cret', other: 'x' } });
+    const topic = `gemba-test/${randomUUID()}/energy`;
+    process.env.GEMBA_TEST_MQTT_PW = 's3cret';
+    process.env.GEMBA_TEST_MQTT_BAD_PW = 'wrong';
+    const model = testModel([
+      {
+        id: 'v5',
+        protocol: 'mqtt-json',
+        url: broker.url,
+        mqttVersion: 5,
+        username: 'gemba',
+        passwordEnv: 'GEMBA_TEST_MQTT_PW',
+        bindings: [{ signal: 'm1/power', topic, field: 'p' }],
+      },
+      {
+        id: 'badpw',
+        protocol: 'mqtt-json',
+        url: broker.url,
+        mqttVersion: 5,
+        username: 'gemba',
+        passwordEnv: 'GEMBA_TEST_MQTT_BAD_PW',
+        bindings: [{ signal: 'm1/level', topic, field: 'p' }],
+      },
+    ]);
+    const good = createSource(sourceDef(model, 0), model, { logger: silentLogger(), clock: new RealClock() });
+    const bad = createSource(sourceDef(model, 1), model, { logger: silentLogger(), clock: new RealClock() });
+    const samples = new Collector<Sample>();
+    good.onBatch((b) => {
+      for (const x of b.toSamples()) samples.push(x);
+    });
+    const badStatus = new Collector<SourceStatus>();
+    bad.onStatus((x) => badStatus.push(x));
+    const connected = new Promise<void>((resolve) =>
+      good.onStatus((x) => x.state === 'connected' && resolve()),
+    );
+    const pub = await mqtt.connectAsync(broker.url, {
+      protocolVersion: 5,
+      username: 'other',
+      password: 'x',
+      reconnectPeriod: 0,
+    });
+    try {
+      await good.start();
+      await bad.start();
+      await connected;
+      await pub.publishAsync(topic, JSON.stringify({ p: 7.5 }), { qos: 1 });
+      expect((await samples.waitFor(1))[0]).toMatchObject({
+        signal: sig('power'),
+        value: 7.5,
+        quality: 'good',
+      });
+      // The broker saw an MQTT 5 client (protocol "p5") logged in as gemba.
+      expect(broker.log()).toMatch(
+        /New client connected from 127\.0\.0\.1:\d+ as gemba-v5-\S+ \(p5, c1, k\d+, u'gemba'\)/,
+      );
+      // The wrong password: refused with the broker's reason, reported as a status event.
+      const deadline = Date.now() + 10_000;
+      while (!badStatus.items.some((x) => /refused/i.test(x.reason ?? '')) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const refused = badStatus.items.find((x) => /refused/i.test(x.reason ?? ''));
+      expect(refused?.state).toBe('disconnected');
+      expect(refused?.reason).toContain(broker.url);
+      expect(refused?.reason).toMatch(/Bad User Name or Password|Not authorized/);
+      expect(badStatus.items.some((x) => x.state === 'connected')).toBe(false);
+    } finally {
+      await pub.endAsync(true);
+      await good.stop();
+      await bad.stop();
+      await broker.stop();
+    }
+  });
+});
+
 describe.skipIf(noShared !== undefined)('MQTT JSON against the shared Mosquitto', () => {
   let source: MqttJsonSource | undefined;
   let pub: mqtt.MqttClient | undefined;

@@ -23,6 +23,9 @@ export function mqttOptions(
     clientId: `gemba-${def.id}-${randomUUID().slice(0, 8)}`,
     protocolVersion: def.mqttVersion,
     reconnectPeriod: 1000,
+    // A broker that refuses the CONNECT (bad credentials, not authorised) is retried too: the
+    // operator may fix its password file or ACL without restarting Gemba.
+    reconnectOnConnackError: true,
     connectTimeout: 5000,
     clean: true,
   };
@@ -58,6 +61,16 @@ export function mqttOptions(
     opts.rejectUnauthorized = tls.rejectUnauthorized;
   }
   return opts;
+}
+
+/**
+ * The broker's refusal of a CONNECT (MQTT 3.1.1 §3.2.2.3 return codes 1-5, MQTT 5 §3.2.2.2
+ * reason codes ≥ 0x80, e.g. "Connection refused: Not authorized"), or undefined for any other
+ * client error.
+ */
+export function connackRefusal(err: unknown): string | undefined {
+  if (!(err instanceof Error) || !err.message.startsWith('Connection refused')) return undefined;
+  return err.message;
 }
 
 /** Connects (without waiting) and returns the client. */

@@ -8,7 +8,7 @@ import {
 } from '@gemba/core';
 import type mqtt from 'mqtt';
 import { BaseSource } from '../../source/base-source.ts';
-import { connectMqtt, mqttOptions } from '../connection.ts';
+import { connackRefusal, connectMqtt, mqttOptions } from '../connection.ts';
 import { type DecodedPayload, decodeSparkplug, encodeSparkplug, inferType } from './codec.ts';
 
 /** Options of {@link SparkplugHostSource}. */
@@ -51,6 +51,8 @@ export class SparkplugHostSource extends BaseSource {
   readonly #nodes = new Map<string, NodeState>();
   readonly #rebirthIntervalMs: number;
   #client: mqtt.MqttClient | undefined;
+  /** The broker's last refusal of our CONNECT, reported once. */
+  #refusal: string | undefined;
   /** Messages and metrics decoded since start. */
   readonly counters = { messages: 0, metrics: 0, malformed: 0, gaps: 0, rebirths: 0 };
 
@@ -96,6 +98,7 @@ export class SparkplugHostSource extends BaseSource {
     this.#client = client;
     const filter = `${NS}/${this.#def.groupId}/#`;
     client.on('connect', () => {
+      this.#refusal = undefined;
       // QoS 1: what edge nodes publish at QoS 1 is not dropped by the broker when the host lags.
       client.subscribe(filter, { qos: 1 }, (err) => {
         if (err) {
@@ -121,7 +124,18 @@ export class SparkplugHostSource extends BaseSource {
       this.emitBad(this.signals);
       this.emitStatus('disconnected', `connection to ${this.#def.url} closed; reconnecting every second`);
     });
-    client.on('error', (err) => this.log.debug({ err }, 'mqtt error'));
+    client.on('error', (err) => {
+      // A refused CONNECT (credentials, authorisation) is reported once per distinct reason.
+      const refused = connackRefusal(err);
+      if (refused === undefined || refused === this.#refusal) {
+        this.log.debug({ err }, 'mqtt error');
+        return;
+      }
+      this.#refusal = refused;
+      this.log.warn({ err, url: this.#def.url }, 'MQTT broker refused the connection');
+      this.emitBad(this.signals);
+      this.emitStatus('disconnected', `${this.#def.url}: ${refused}; retrying every second`);
+    });
     client.on('message', (topic, payload) => this.handleMessage(topic, payload));
   }
 
