@@ -51,6 +51,8 @@ export interface EmbeddedHistorianOptions {
   memoryLimit?: string;
 }
 
+/** Events per multi-row INSERT in appendEvents. */
+const EVENT_ROWS_PER_INSERT = 500;
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 
@@ -714,16 +716,23 @@ export class EmbeddedHistorian implements Historian {
       this.#checkOpen();
       if (events.length === 0) return;
       const c = this.#c;
+      // Later entries with the same id win, as if appended one after the other (DuckDB refuses
+      // to replace one row twice in a statement, so duplicates go before the insert).
+      const byId = new Map<string, HistorianEvent>();
+      for (const e of events) byId.set(e.id, e);
+      const list = [...byId.values()];
       try {
         await c.run('BEGIN TRANSACTION');
-        for (const e of events) {
-          await c.run('INSERT OR REPLACE INTO events VALUES ($1, $2, $3, $4, $5)', [
-            e.id,
-            e.kind,
-            e.source,
-            e.ts,
-            JSON.stringify(e.data),
-          ]);
+        // Multi-row statements: one round trip per EVENT_ROWS_PER_INSERT events, not per event.
+        for (let i = 0; i < list.length; i += EVENT_ROWS_PER_INSERT) {
+          const chunk = list.slice(i, i + EVENT_ROWS_PER_INSERT);
+          const params: (string | number)[] = [];
+          const rows = chunk.map((e, j) => {
+            params.push(e.id, e.kind, e.source, e.ts, JSON.stringify(e.data));
+            const b = j * 5;
+            return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5})`;
+          });
+          await c.run(`INSERT OR REPLACE INTO events VALUES ${rows.join(', ')}`, params);
         }
         await c.run('COMMIT');
       } catch (err: unknown) {
