@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import path from 'node:path';
@@ -36,14 +36,35 @@ export const WEB_ROOT = path.join(WEB_DIR, 'dist');
 /** Roles of the API, lowest first. */
 export type Role = 'viewer' | 'operator' | 'engineer' | 'admin';
 
+/** Newest modification time (ms) of the dashboard's sources: src/, index.html and the configs. */
+function newestWebSourceMs(): number {
+  let newest = 0;
+  const visit = (p: string): void => {
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (st === undefined) return;
+    if (st.isDirectory()) for (const name of readdirSync(p)) visit(path.join(p, name));
+    else newest = Math.max(newest, st.mtimeMs);
+  };
+  for (const name of ['src', 'index.html', 'vite.config.js', 'svelte.config.js'])
+    visit(path.join(WEB_DIR, name));
+  return newest;
+}
+
 /**
- * Builds the dashboard with Vite when `dist/` is missing (a fresh clone), or always with
- * `force`. The build is a few seconds; it needs the workspace's dev dependencies.
+ * Builds the dashboard with Vite when `dist/` is missing (a fresh clone) or older than its
+ * sources (a checkout that moved on), or always with `force`. The build is a few seconds; it
+ * needs the workspace's dev dependencies.
  * @throws GembaError GEMBA_CONFIG_INVALID when the build fails.
  */
 export function ensureWebBuilt(logger: Logger, force = false): void {
-  if (!force && existsSync(path.join(WEB_ROOT, 'index.html'))) return;
-  logger.info({ dir: WEB_DIR }, 'building the dashboard (first start)');
+  const built = statSync(path.join(WEB_ROOT, 'index.html'), { throwIfNoEntry: false });
+  if (!force && built !== undefined && built.mtimeMs >= newestWebSourceMs()) return;
+  logger.info(
+    { dir: WEB_DIR },
+    built === undefined
+      ? 'building the dashboard (first start)'
+      : 'rebuilding the dashboard (sources changed)',
+  );
   try {
     execFileSync(
       process.execPath,

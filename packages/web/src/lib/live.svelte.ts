@@ -27,6 +27,11 @@ class LiveTwin {
   paused = $state(false);
   /** Server (plant clock) time, ms; advanced locally between heartbeats. */
   now = $state(Date.now());
+  /**
+   * True once the server has told its clock: until then `now` is the browser's clock, which in an
+   * accelerated demo is hours away from the plant's, so history-backed panels wait for it.
+   */
+  synced = $state(false);
   error = $state<string | null>(null);
 
   #ws: WebSocket | null = null;
@@ -105,6 +110,7 @@ class LiveTwin {
     this.#serverNow = serverNow;
     this.#localAt = local;
     this.now = Math.floor(serverNow);
+    this.synced = true;
   }
 
   #onMessage(m: ServerMessage): void {
