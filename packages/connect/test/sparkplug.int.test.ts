@@ -152,4 +152,79 @@ describe.skipIf(skip !== undefined)('Sparkplug B host application against Mosqui
       await watcher.endAsync(true);
     }
   });
+
+  it('marks only a dead device (DDEATH) bad, and writes a node metric by NCMD', async () => {
+    groupId = `g-${randomUUID().slice(0, 8)}`;
+    const model = testModel([
+      {
+        id: 'sp',
+        protocol: 'sparkplug',
+        url: URL,
+        groupId,
+        hostId: `h-${groupId}`,
+        bindings: [
+          { signal: 'm1/power', edgeNode: 'line1', device: 'assembly', metric: 'Motor Current' },
+          { signal: 'm1/count', edgeNode: 'line1', device: 'assembly', metric: 'Parts/Total' },
+          { signal: 'm1/temp', edgeNode: 'line1', device: 'oven', metric: 'Temperature' },
+          { signal: 'm1/setpoint', edgeNode: 'line1', metric: 'Line/Speed Setpoint' },
+        ],
+      },
+    ]);
+    source = createSource(sourceDef(model), model, {
+      logger: silentLogger(),
+      clock: new RealClock(),
+    }) as SparkplugHostSource;
+    const samples = new Collector<Sample>();
+    const problems = new Collector<SourceStatus>();
+    source.onBatch((b) => {
+      for (const x of b.toSamples()) samples.push(x);
+    });
+    source.onStatus((x) => {
+      if (x.problem !== undefined) problems.push(x);
+    });
+    node = new TestEdgeNode(
+      URL,
+      groupId,
+      'line1',
+      {
+        assembly: metrics().slice(0, 2),
+        oven: [{ name: 'Temperature', alias: 20, type: 'Double', value: 180.5 }],
+      },
+      [{ name: 'Line/Speed Setpoint', alias: 30, type: 'Double', value: 100 }],
+    );
+    await node.connect();
+    await source.start();
+    await samples.waitFor(4);
+    const latest = (): Map<string, Sample> => new Map(samples.items.map((x) => [x.signal, x]));
+    expect([...latest().values()].every((x) => x.quality === 'good')).toBe(true);
+    expect(latest().get(sig('setpoint'))?.value).toBe(100);
+    expect(latest().get(sig('temp'))?.value).toBe(180.5);
+    const before = samples.items.length;
+    await node.deviceDeath('assembly');
+    const [death] = await problems.waitFor(1);
+    expect(death?.problem).toBe('device-death');
+    expect(death?.reason).toContain(`spBv1.0/${groupId}/DDEATH/line1/assembly`);
+    expect(death?.details).toMatchObject({ edgeNode: 'line1', device: 'assembly' });
+    await samples.waitFor(before + 2);
+    const marked = samples.items.slice(before);
+    expect(marked.map((x) => [x.signal, x.quality]).sort()).toEqual([
+      [sig('count'), 'bad'],
+      [sig('power'), 'bad'],
+    ]);
+    // The other device and the node's own metric are alive: their last values stay good.
+    expect(latest().get(sig('temp'))?.quality).toBe('good');
+    expect(latest().get(sig('setpoint'))?.quality).toBe('good');
+    // A node metric is written by NCMD (Sparkplug 3.0 §6.4.16), typed as its birth said.
+    await source.write(sig('setpoint'), 95);
+    const deadline = Date.now() + 5000;
+    while (node.nodeMetrics[0]?.value !== 95 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(node.nodeMetrics[0]?.value).toBe(95);
+    expect(node.commands.at(-1)).toEqual({
+      topic: `spBv1.0/${groupId}/NCMD/line1`,
+      name: 'Line/Speed Setpoint',
+      value: 95,
+    });
+  });
 });
