@@ -6,6 +6,7 @@ import { encodeRegisters } from '../src/modbus/codec.ts';
 import type { ModbusSource } from '../src/modbus/driver.ts';
 import { createSource } from '../src/source/create-source.ts';
 import { sig, sourceDef, testModel } from './fixtures/model.ts';
+import { startMuteProxy } from './fixtures/mute-proxy.ts';
 import { type PymodbusServer, pymodbusSkipReason, startPymodbus } from './fixtures/pymodbus.ts';
 
 const skip = pymodbusSkipReason();
@@ -113,6 +114,95 @@ describe.skipIf(skip !== undefined)('Modbus TCP against pymodbus', () => {
     expect([...got.values()].every((s) => s.quality === 'good')).toBe(true);
     // Input registers 0-7 (two poll groups), holding 0-1 and coil 5: four reads per round.
     expect(source.plan.flatMap((g) => g.blocks).length).toBe(4);
+  });
+
+  it('times out and retries against a peer that stops answering: bad values and a status event naming the register range; recovers when it answers again', async () => {
+    srv = await startPymodbus();
+    await fillRegisters(srv);
+    const proxy = await startMuteProxy(srv.port);
+    const timeoutMs = 300;
+    const model = testModel([
+      {
+        id: 'plc',
+        protocol: 'modbus',
+        host: '127.0.0.1',
+        port: proxy.port,
+        pollIntervalMs: 50,
+        timeoutMs,
+        bindings: [
+          { signal: 'm1/temp', table: 'input', address: 0, type: 'float32' },
+          { signal: 'm1/count', table: 'input', address: 4, type: 'uint32' },
+        ],
+      },
+    ]);
+    source = createSource(sourceDef(model), model, {
+      logger: silentLogger(),
+      clock: new RealClock(),
+    }) as ModbusSource;
+    const temps = new Collector<Sample>();
+    const statuses = new Collector<SourceStatus>();
+    source.onBatch((b) => {
+      for (const x of b.toSamples()) if (x.signal === sig('temp')) temps.push(x);
+    });
+    source.onStatus((x) => statuses.push(x));
+    const firstOf = async <T>(c: Collector<T>, pred: (x: T) => boolean, ms: number): Promise<T> => {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const hit = c.items.find(pred);
+        if (hit !== undefined) return hit;
+        if (Date.now() > deadline) throw new Error(`nothing matched within ${ms} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      await source.start();
+      await firstOf(temps, (x) => x.quality === 'good', 10_000);
+      const mutedAt = Date.now();
+      const mutedFrom = temps.items.length;
+      proxy.muted = true;
+      const timeout = await firstOf(statuses, (x) => x.problem === 'timeout', 10_000);
+      // One block (input registers 0-5), tried once more before it counts as failed.
+      expect(timeout.reason).toBe(
+        `127.0.0.1:${proxy.port} unit 1 input registers 0-5: no answer within ${timeoutMs} ms`,
+      );
+      expect(timeout.state).toBe('degraded');
+      expect(timeout.details).toMatchObject({ table: 'input', unitId: 1, start: 0, length: 6 });
+      expect(Date.now() - mutedAt).toBeGreaterThanOrEqual(2 * timeoutMs);
+      expect(proxy.dropped).toBeGreaterThanOrEqual(2);
+      const bad = await firstOf(
+        temps,
+        (x) => temps.items.indexOf(x) >= mutedFrom && x.quality === 'bad',
+        5000,
+      );
+      expect(bad.value).toBeNaN();
+      // Still no answer: the driver gives up on this connection and dials again.
+      const dropped = await firstOf(
+        statuses,
+        (x) => x.state === 'disconnected' && /stopped answering/.test(x.reason ?? ''),
+        15_000,
+      );
+      expect(dropped.reason).toContain(`127.0.0.1:${proxy.port}`);
+      // The peer answers again: good values, and the source says it is connected.
+      const answeringFrom = temps.items.length;
+      const statusFrom = statuses.items.length;
+      proxy.muted = false;
+      const back = await firstOf(
+        temps,
+        (x) => temps.items.indexOf(x) >= answeringFrom && x.quality === 'good',
+        15_000,
+      );
+      expect(back.value).toBeCloseTo(181.5);
+      await firstOf(
+        statuses,
+        (x) => statuses.items.indexOf(x) >= statusFrom && x.state === 'connected',
+        5000,
+      );
+      expect(source.state).toBe('connected');
+      expect(proxy.connections).toBeGreaterThanOrEqual(2);
+    } finally {
+      await source.stop();
+      await proxy.stop();
+    }
   });
 
   it('reports an exception response with its register range; other reads keep flowing', async () => {
