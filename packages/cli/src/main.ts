@@ -51,7 +51,28 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`gemba: ${err.message}`);
       return 1;
     }
+    const listenProblem = describeListenError(err);
+    if (listenProblem !== undefined) {
+      console.error(`gemba: ${listenProblem}`);
+      return 1;
+    }
     console.error('gemba: internal error (please report it):', err);
     return 2;
   }
+}
+
+/**
+ * A port that is taken or not allowed is the user's to fix, not a bug: one line that names the
+ * address, or undefined for any other error.
+ */
+function describeListenError(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; syscall?: unknown; address?: unknown; port?: unknown };
+  if (e.syscall !== 'listen') return undefined;
+  const where = `${String(e.address ?? '')}:${String(e.port ?? '')}`;
+  if (e.code === 'EADDRINUSE') {
+    return `${where} is already in use: stop what listens there or choose another port (--port)`;
+  }
+  if (e.code === 'EACCES') return `not allowed to listen on ${where}: choose a port above 1023 (--port)`;
+  return undefined;
 }
