@@ -36,13 +36,19 @@ interface MetricDef {
 
 const NAMESPACE = 'spBv1.0';
 const REBIRTH = 'Node Control/Rebirth';
+/** The node's own metric: seconds since the edge node started, in steps of {@link UPTIME_STEP_MS}. */
+export const UPTIME_METRIC = 'Properties/Uptime';
+/** Resolution of the uptime metric (emulator time): one NDATA per step at most. */
+export const UPTIME_STEP_MS = 10_000;
+const UPTIME_ALIAS = 1;
 
 /**
  * An MQTT Sparkplug B edge node (Sparkplug 3.0) serving the devices bound in the model:
- * NBIRTH (with `bdSeq` and `Node Control/Rebirth`) and a DBIRTH per device with every metric's
- * name, alias, type and current value; DDATA with aliases only, each metric carrying its
- * emulator source timestamp (a DDATA may hold several values of one metric, in time order);
- * `seq` 0..255 over all messages of the node; NDEATH as the MQTT will (matching `bdSeq`);
+ * NBIRTH (with `bdSeq`, `Node Control/Rebirth` and the node's own metric `Properties/Uptime`)
+ * and a DBIRTH per device with every metric's name, alias, type and current value; DDATA with
+ * aliases only, each metric carrying its emulator source timestamp (a DDATA may hold several
+ * values of one metric, in time order); NDATA by alias when the uptime (whole 10 s of emulator
+ * time since the node started) changes; `seq` 0..255 over all messages of the node; NDEATH as the MQTT will (matching `bdSeq`);
  * rebirth on NCMD `Node Control/Rebirth`; DCMD writes to writable metrics (by name or alias).
  */
 export class SparkplugEdgeNode {
@@ -56,9 +62,12 @@ export class SparkplugEdgeNode {
   #born = false;
   #silent = false;
   #stopped = false;
+  readonly #startedAt: number;
+  #uptimeS = 0;
 
   constructor(options: SparkplugEdgeNodeOptions) {
     this.#opts = options;
+    this.#startedAt = options.now();
     let alias = 10;
     for (const b of options.model.bindings) {
       if (!('edgeNode' in b) || b.edgeNode !== options.edgeNode) continue;
@@ -164,6 +173,7 @@ export class SparkplugEdgeNode {
   #birth(): void {
     const now = this.#opts.now();
     this.#seq = 0;
+    this.#uptimeS = this.#uptimeAt(now);
     this.#publish(
       this.topic('NBIRTH'),
       {
@@ -172,6 +182,13 @@ export class SparkplugEdgeNode {
         metrics: [
           { name: 'bdSeq', type: 'UInt64', value: this.#bdSeq, timestamp: now },
           { name: REBIRTH, type: 'Boolean', value: false, timestamp: now },
+          {
+            name: UPTIME_METRIC,
+            alias: UPTIME_ALIAS,
+            type: 'UInt64',
+            value: this.#uptimeAt(now),
+            timestamp: now,
+          },
         ],
       },
       1,
@@ -197,6 +214,11 @@ export class SparkplugEdgeNode {
       { groupId: this.#opts.groupId, edgeNode: this.#opts.edgeNode, bdSeq: this.#bdSeq },
       'Sparkplug births published',
     );
+  }
+
+  /** Whole uptime steps since the node started, in seconds. */
+  #uptimeAt(now: number): number {
+    return (Math.floor((now - this.#startedAt) / UPTIME_STEP_MS) * UPTIME_STEP_MS) / 1000;
   }
 
   #command(topic: string, payload: Buffer): void {
@@ -253,6 +275,18 @@ export class SparkplugEdgeNode {
     }
     for (const [device, metrics] of perDevice) {
       this.#publish(this.topic('DDATA', device), { timestamp: latest, seq: this.#nextSeq(), metrics });
+    }
+    // Node metrics by exception (Sparkplug 3.0 §6.4.8 NDATA): only when the uptime changed.
+    const now = this.#opts.now();
+    const uptimeS = this.#uptimeAt(now);
+    if (uptimeS !== this.#uptimeS) {
+      this.#uptimeS = uptimeS;
+      const at = this.#startedAt + uptimeS * 1000;
+      this.#publish(this.topic('NDATA'), {
+        timestamp: at,
+        seq: this.#nextSeq(),
+        metrics: [{ alias: UPTIME_ALIAS, type: 'UInt64', value: uptimeS, timestamp: at }],
+      });
     }
   }
 

@@ -372,14 +372,21 @@ describe.skipIf(mosquittoSkip !== undefined)(
           `spBv1.0/${groupId}/DBIRTH/line1/test`,
           `spBv1.0/${groupId}/DBIRTH/line1/pack`,
         ]);
-        expect(topics.slice(4).every((t) => t.startsWith(`spBv1.0/${groupId}/DDATA/line1/`))).toBe(true);
+        expect(
+          topics
+            .slice(4)
+            .every(
+              (t) =>
+                t.startsWith(`spBv1.0/${groupId}/DDATA/line1/`) || t === `spBv1.0/${groupId}/NDATA/line1`,
+            ),
+        ).toBe(true);
       } finally {
         sub.kill();
         await plant.stop();
       }
     });
 
-    it('publishes aliased DDATA with seq, rebirths on NCMD, takes DCMD writes, sends NDEATH and JSON', async () => {
+    it('publishes aliased DDATA and NDATA with seq, rebirths on NCMD, takes DCMD writes, sends NDEATH and JSON', async () => {
       const groupId = `plant-test-${process.pid}-${Date.now()}-b`;
       const jsonTopic = `gemba-test/${groupId}/energy`;
       const client = mqtt.connect(MQTT_URL, { clientId: `${groupId}-host` });
@@ -417,10 +424,32 @@ describe.skipIf(mosquittoSkip !== undefined)(
         );
         const aliasOf = new Map((dbirth.metrics ?? []).map((m) => [m.name, Number(m.alias)]));
         expect(aliasOf.get('Parts/Total')).toBeGreaterThan(0);
+        const nbirth = decodePayload(
+          messages.find((m) => m.topic === `spBv1.0/${groupId}/NBIRTH/line1`)?.payload as Buffer,
+        );
+        const uptime = (nbirth.metrics ?? []).find((m) => m.name === 'Properties/Uptime');
+        expect(uptime).toMatchObject({ type: 'UInt64' });
+        expect(Number(uptime?.value)).toBe(0);
         const data = waitFor('DDATA assembly', (t) => t.endsWith('/DDATA/line1/assembly'));
         const json = waitFor('JSON energy', (t) => t === jsonTopic);
+        const ndataTopic = `spBv1.0/${groupId}/NDATA/line1`;
+        const lastNdata = waitFor(
+          'NDATA with 120 s uptime',
+          (t, p) => t === ndataTopic && Number(decodePayload(p).metrics?.[0]?.value) === 120,
+        );
         clock.advance(2 * 60_000);
-        await Promise.all([data, json]);
+        await Promise.all([data, json, lastNdata]);
+        // Node metrics by exception: one NDATA per 10 s of uptime, by alias, with seq.
+        const ndata = messages.filter((m) => m.topic === ndataTopic).map((m) => decodePayload(m.payload));
+        expect(ndata.map((p) => Number(p.metrics?.[0]?.value))).toEqual(
+          Array.from({ length: 12 }, (_, i) => (i + 1) * 10),
+        );
+        for (const p of ndata) {
+          expect(p.seq).toBeDefined();
+          expect(p.metrics).toHaveLength(1);
+          expect(p.metrics?.[0]?.name ?? undefined).toBeUndefined();
+          expect(Number(p.metrics?.[0]?.alias)).toBe(Number(uptime?.alias));
+        }
         const dd = decodePayload(
           messages.find((m) => m.topic.endsWith('/DDATA/line1/assembly'))?.payload as Buffer,
         );
