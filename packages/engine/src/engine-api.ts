@@ -69,13 +69,31 @@ export interface EngineOptions {
   tuning?: Partial<EngineTuning>;
 }
 
+/** Options of {@link Engine.restore}. */
+export interface RestoreOptions {
+  /**
+   * Start of the history brought back, ms: state and counter history from here (plus each such
+   * signal's sample before it). Default: the earlier of the current shift's start and
+   * `kpiWindowMs` ago.
+   */
+  fromMs?: number;
+  /** Only this line's stations and signals (a line moving to this engine node). */
+  line?: string;
+  /**
+   * Restore as of this source time, ms: only samples with `ts <= asOfMs`, as if the engine had
+   * taken in the stream up to the message that ends there; the caller then replays the stream
+   * from the next message. Default: everything the historian holds.
+   */
+  asOfMs?: number;
+}
+
 /** What {@link Engine.restore} brought back. */
 export interface RestoreSummary {
-  /** State intervals restored. */
+  /** Closed state intervals the restored stations hold (derived again from their samples). */
   intervals: number;
-  /** Counter samples replayed. */
+  /** Counter samples replayed (part, good and scrap counters). */
   counterSamples: number;
-  /** Signals whose last value was restored. */
+  /** Signals that have a value after the restore. */
   signals: number;
 }
 
@@ -114,14 +132,21 @@ export interface Engine {
   /** Evaluates time-driven facts now (called by the engine's own timer every `tickMs`). */
   tick(): void;
   /**
-   * Warm start from the historian, before the first `ingest`/`attach`: state intervals (events
-   * of kind `state`) and part-counter history since `fromMs` (default: the earlier of the
-   * current shift's start and `kpiWindowMs` ago), then every signal's last value. KPIs then
-   * cover what happened before the engine (re)started, e.g. when a line moves to another engine
-   * node. With `line`, only that line's stations and signals (when a line moves to this engine
-   * node). Without a historian, or once data was taken in for them, it does nothing.
+   * Warm start from the historian's raw samples: every sample since `fromMs` of the signals
+   * that derive states and counts (state, reason, fault code, part counters, buffer levels),
+   * with each one's sample before `fromMs`, goes through `ingest` again in source-time order;
+   * every other signal gets its last value. States, state intervals (and their state events,
+   * written again idempotently by id), counts and KPIs then come out as the engine derived
+   * them live, up to `asOfMs` — whether or not a previous owner of the line wrote its events.
+   * With `asOfMs` the caller replays the stream after that point: samples at or before a
+   * signal's restored time are dropped by `ingest` as old or duplicate, so none counts twice.
+   * With `line`, only that line, replacing what the engine held for it (call it before the
+   * line's consumer starts); without, the whole engine, and only before it took any data in.
+   * Without a historian it does nothing.
+   * @example
+   * await engine.restore({ line: 'acme/plant1/assembly/line1', asOfMs: cut.asOfMs });
    */
-  restore(options?: { fromMs?: number; line?: string }): Promise<RestoreSummary>;
+  restore(options?: RestoreOptions): Promise<RestoreSummary>;
   /** Stops timers and consumers and flushes pending historian writes. */
   stop(): Promise<void>;
 

@@ -9,6 +9,7 @@ import type {
   MachineState,
   Model,
   RollupResolution,
+  Sample,
   SampleBatch,
   SignalRole,
   Subscription,
@@ -19,7 +20,6 @@ import {
   matchPath,
   QUALITY_CODE,
   SampleBatchBuilder,
-  type StateEventData,
   VALUE_KIND,
   validatePattern,
 } from '@gemba/core';
@@ -34,6 +34,7 @@ import type {
   Engine,
   EngineOptions,
   EngineTuning,
+  RestoreOptions,
   RestoreSummary,
   RollupListener,
 } from './engine-api.ts';
@@ -48,7 +49,7 @@ import {
 } from './kpis.ts';
 import { type DerivedState, inferMachineState, packmlToMachineState } from './machine-state.ts';
 import { ShiftCalendar, type ShiftOccurrence } from './shift-calendar.ts';
-import { PartEvents, type StateInterval, StationTracker } from './station-tracker.ts';
+import { PartEvents, StationTracker } from './station-tracker.ts';
 import type {
   AlarmTransition,
   AlarmView,
@@ -116,6 +117,10 @@ const NO_QUALITY = 255;
 const QUALITY_NAMES = ['good', 'uncertain', 'bad'] as const;
 /** Grace after a window's end before an idle signal's bucket is closed by the clock, ms. */
 const WINDOW_GRACE_MS = 2000;
+/** Latest time the historian is asked about when a restore has no `asOfMs` (max Date), ms. */
+const MAX_TIME_MS = 8.64e15;
+/** How far back a restore looks for a signal's last sample before a time, step by step, ms. */
+const RESTORE_LOOKBACK_MS = [60_000, 3_600_000, 86_400_000] as const;
 /** Anomaly events and alarm transitions kept in memory. */
 const JOURNAL_MAX = 10_000;
 
@@ -732,12 +737,7 @@ class GembaEngine implements Engine {
         });
         continue;
       }
-      if (!tr.hasStateSignal && tr.state === 'running') {
-        const ict = this.#idealCycleMs(w, now);
-        const after = this.#t.idleCycles * (Number.isNaN(ict) ? 60_000 : ict);
-        const at = tr.lastCountMs + after;
-        if (now > at) this.#setState(w, Math.max(tr.since, at), this.#derive(w, now));
-      }
+      if (!tr.hasStateSignal) this.#idleAt(w, now);
     }
     for (let idx = 0; idx < this.#paths.length; idx++) {
       if (!this.#anomaly.enabled(idx) || this.#quality[idx] === QUALITY_CODE.bad) continue;
@@ -759,6 +759,19 @@ class GembaEngine implements Engine {
     this.#afterWork();
   }
 
+  /**
+   * A station whose state is inferred and that has not counted for `idleCycles` ideal cycles
+   * by `now` stops running, as of the moment the last cycle was due.
+   */
+  #idleAt(w: StationWiring, now: number): void {
+    const tr = w.tracker;
+    if (tr.state !== 'running') return;
+    const ict = this.#idealCycleMs(w, now);
+    const after = this.#t.idleCycles * (Number.isNaN(ict) ? 60_000 : ict);
+    const at = tr.lastCountMs + after;
+    if (now > at) this.#setState(w, Math.max(tr.since, at), this.#derive(w, now));
+  }
+
   async attach(bus: Bus, options: AttachOptions): Promise<Subscription> {
     const consume: Parameters<Bus['consume']>[0] = { durable: options.durable, filter: options.filter };
     if (options.deliverFrom !== undefined) consume.deliverFrom = options.deliverFrom;
@@ -776,104 +789,122 @@ class GembaEngine implements Engine {
     return sub;
   }
 
-  async restore(options: { fromMs?: number; line?: string } = {}): Promise<RestoreSummary> {
+  async restore(options: RestoreOptions = {}): Promise<RestoreSummary> {
     const summary: RestoreSummary = { intervals: 0, counterSamples: 0, signals: 0 };
     const h = this.#historian;
     if (h === undefined) return summary;
-    // Only what has seen no data yet: the whole engine, or one line's signals.
+    const { line } = options;
     const inScope = (path: string | undefined): boolean =>
-      options.line === undefined ||
-      (path !== undefined && (path === options.line || path.startsWith(`${options.line}/`)));
-    const paths = this.#paths.filter((p, i) => inScope(this.#contexts[i]?.line ?? p));
-    if (paths.some((p) => !Number.isNaN(this.#ts[this.#index.get(p) as number] as number))) return summary;
+      line === undefined || (path !== undefined && (path === line || path.startsWith(`${line}/`)));
+    const scope: number[] = [];
+    for (let i = 0; i < this.#paths.length; i++)
+      if (inScope(this.#contexts[i]?.line ?? this.#paths[i])) scope.push(i);
     const stations = this.#stations.filter((w) => inScope(w.tracker.line));
+    if (line === undefined) {
+      // The whole engine: only before it took any data in.
+      if (scope.some((i) => !Number.isNaN(this.#ts[i] as number))) return summary;
+    } else {
+      // A line (back) on this engine node: what the engine held for it is replaced.
+      for (const i of scope) {
+        this.#num[i] = Number.NaN;
+        this.#ts[i] = Number.NaN;
+        this.#quality[i] = NO_QUALITY;
+        this.#vkind[i] = 0;
+        this.#str[i] = undefined;
+        this.#recv[i] = Number.NaN;
+      }
+      for (const w of stations) {
+        const old = w.tracker;
+        w.tracker = new StationTracker(old.path, old.id, old.line, old.order);
+        w.tracker.hasStateSignal = old.hasStateSignal;
+      }
+    }
+    const asOfMs = options.asOfMs ?? Number.POSITIVE_INFINITY;
     const now = this.#clock.now();
     const shift = this.#calendar.current(now);
-    const fromMs =
-      options.fromMs ?? Math.min(now - this.#t.kpiWindowMs, shift?.startMs ?? Number.POSITIVE_INFINITY);
-    this.#observedFromMs = Math.min(this.#observedFromMs, fromMs);
-    for (const w of stations) {
-      const tr = w.tracker;
-      // An interval is filed under its start: look back a day for one still running at fromMs.
-      const events = await h.queryEvents({
-        fromMs: fromMs - 86_400_000,
-        toMs: now + 1,
-        kind: 'state',
-        sourcePrefix: tr.path,
-      });
-      events.sort((a, b) => a.ts - b.ts);
-      for (const e of events) {
-        const d = e.data as Partial<StateEventData>;
-        if (e.source !== tr.path || d.state === undefined || d.startMs === undefined || d.endMs === undefined)
-          continue;
-        if (d.endMs <= fromMs || d.endMs <= d.startMs) continue;
-        const last = tr.intervals[tr.intervals.length - 1];
-        if (last !== undefined && d.startMs < last.endMs) continue;
-        const iv: StateInterval = { state: d.state, startMs: d.startMs, endMs: d.endMs };
-        if (d.reason !== undefined) iv.reason = d.reason;
-        tr.intervals.push(iv);
-        summary.intervals++;
+    const fromMs = Math.min(
+      options.fromMs ?? Math.min(now - this.#t.kpiWindowMs, shift?.startMs ?? Number.POSITIVE_INFINITY),
+      asOfMs,
+    );
+    // Exclusive end of every query: nothing newer than `asOfMs`.
+    const endMs = Number.isFinite(asOfMs) ? asOfMs + 1 : MAX_TIME_MS;
+    // The last sample of a signal before `beforeMs - skipMs`, looking back (from `beforeMs`)
+    // further step by step.
+    const lastBefore = async (signal: string, beforeMs: number, skipMs = 0): Promise<Sample | undefined> => {
+      let toMs = beforeMs - skipMs;
+      for (const lookBackMs of RESTORE_LOOKBACK_MS) {
+        if (lookBackMs <= skipMs) continue;
+        const rows = await h.queryRaw(signal, { fromMs: beforeMs - lookBackMs, toMs });
+        const last = rows[rows.length - 1];
+        if (last !== undefined) return last;
+        toMs = beforeMs - lookBackMs;
       }
-      for (const [role, c] of [
-        ['part_counter', 0],
-        ['good_counter', 1],
-        ['scrap_counter', 2],
-      ] as const) {
-        const sig = this.#model.signalByRole(tr.path, role);
-        if (sig === undefined) continue;
-        const raw = await h.queryRaw(sig.path, { fromMs, toMs: now + 1 });
-        for (const sample of raw) {
-          if (sample.quality === 'bad' || typeof sample.value !== 'number') continue;
-          summary.counterSamples++;
-          const lastCount = tr.lastCounter[c] as number;
-          tr.lastCounter[c] = sample.value;
-          if (Number.isNaN(lastCount)) continue;
-          const delta = counterDelta(lastCount, sample.value);
-          if (delta <= 0) continue;
-          (c === 0 ? tr.produced : c === 1 ? tr.good : tr.scrap).add(sample.ts, delta);
-          if (c === 0) tr.lastCountMs = sample.ts;
+      return undefined;
+    };
+    const samples: Sample[] = [];
+    // Signals that derive states and counts (state, reason, fault, counters, buffer levels):
+    // every sample since `fromMs`, and the one before it, go through `ingest` again, so the
+    // states, intervals and counts come out as the engine derived them live, whether or not the
+    // previous owner wrote its state events before it stopped. Other signals: the last value.
+    // Signals the historian has nothing of cost no further query.
+    const scopePaths = scope.map((i) => this.#paths[i] as string);
+    const last = scopePaths.length === 0 ? [] : await h.lastValues(scopePaths);
+    await Promise.all(
+      last.map(async (x) => {
+        const role = this.#role[this.#index.get(x.signal) as number] as number;
+        if (role === ROLE_OTHER || role === ROLE_PROCESS) {
+          const s = x.ts <= asOfMs ? x : await lastBefore(x.signal, endMs);
+          if (s !== undefined) samples.push(s);
+          return;
         }
-      }
+        if (x.ts < fromMs) {
+          samples.push(x); // nothing since: its last sample is the one before `fromMs`
+          return;
+        }
+        // The first step of the look-back in the same query as the history.
+        const firstStepMs = RESTORE_LOOKBACK_MS[0];
+        const rows = await h.queryRaw(x.signal, { fromMs: fromMs - firstStepMs, toMs: endMs });
+        let k = 0;
+        while (k < rows.length && (rows[k] as Sample).ts < fromMs) k++;
+        const seed = k > 0 ? rows[k - 1] : await lastBefore(x.signal, fromMs, firstStepMs);
+        if (seed !== undefined) samples.push(seed);
+        for (; k < rows.length; k++) samples.push(rows[k] as Sample);
+      }),
+    );
+    // Source-time order; at one time, in the order a station's inputs decide its state.
+    const rank = (s: Sample): number => {
+      const i = this.#index.get(s.signal) as number;
+      const r = this.#role[i] as number;
+      return (r === ROLE_OTHER || r === ROLE_PROCESS ? 99 : r) * this.#paths.length + i;
+    };
+    samples.sort((a, b) => a.ts - b.ts || rank(a) - rank(b));
+    if (samples.length > 0) {
+      const first = (samples[0] as Sample).ts;
+      this.#observedFromMs = Math.min(this.#observedFromMs, Math.max(fromMs, first));
     }
-    const last = paths.length === 0 ? [] : await h.lastValues(paths);
-    // The stations' current state from the last state, reason and fault values, set before the
-    // values go through `ingest` so that they re-derive the same state instead of passing through
-    // intermediate ones.
-    const lastOf = new Map(last.map((x) => [x.signal, x]));
-    for (const w of stations) {
-      const tr = w.tracker;
-      let latest = Number.NaN;
-      const read = (role: 'state' | 'state_reason' | 'fault_code'): number => {
-        const sig = this.#model.signalByRole(tr.path, role);
-        const x = sig === undefined ? undefined : lastOf.get(sig.path);
-        if (x === undefined || typeof x.value !== 'number') return Number.NaN;
-        if (!(x.ts <= latest)) latest = x.ts;
-        if (role === 'state' && x.quality === 'bad') tr.stateBad = true;
-        return x.quality === 'bad' ? Number.NaN : x.value;
-      };
-      const code = read('state');
-      const reason = read('state_reason');
-      const fault = read('fault_code');
-      if (!Number.isNaN(code)) tr.packml = code;
-      if (!Number.isNaN(reason)) tr.reasonCode = reason;
-      if (!Number.isNaN(fault)) tr.faultCode = fault;
-      if (Number.isNaN(latest)) continue;
-      const lastIv = tr.intervals[tr.intervals.length - 1];
-      const next = this.#derive(w, latest);
-      tr.state = next.state;
-      tr.reason = next.reason;
-      tr.since = lastIv?.endMs ?? latest;
-      if (lastIv !== undefined && lastIv.state === tr.state && lastIv.reason === tr.reason) {
-        tr.intervals.pop();
-        tr.since = lastIv.startMs;
+    const inferred = stations.filter((w) => !w.tracker.hasStateSignal);
+    let k = 0;
+    while (k < samples.length) {
+      const t = (samples[k] as Sample).ts;
+      // What the engine's timer did live between two samples: an inferred station that stopped
+      // counting went idle (`tick`), here in source time.
+      for (const w of inferred) this.#idleAt(w, t);
+      const b = new SampleBatchBuilder();
+      for (; k < samples.length && (samples[k] as Sample).ts === t; k++) {
+        const s = samples[k] as Sample;
+        b.push(s.signal, s.ts, s.value, s.quality);
+        const r = this.#role[this.#index.get(s.signal) as number] as number;
+        if (r === ROLE_PARTS || r === ROLE_GOOD || r === ROLE_SCRAP) summary.counterSamples++;
       }
+      this.ingest(b.build());
     }
-    const b = new SampleBatchBuilder(last.length);
-    for (const x of last.sort((p, q) => p.ts - q.ts)) b.push(x.signal, x.ts, x.value, x.quality);
-    summary.signals = last.length;
-    this.ingest(b.build());
+    for (const w of stations) summary.intervals += w.tracker.intervals.length;
+    for (const i of scope) if (!Number.isNaN(this.#ts[i] as number)) summary.signals++;
     this.#stateVersion++;
-    this.#log.info({ ...summary, fromMs }, 'engine restored from the historian');
+    this.#log.info(
+      { ...summary, line, fromMs, asOfMs: Number.isFinite(asOfMs) ? asOfMs : undefined },
+      'engine restored from the historian',
+    );
     return summary;
   }
 

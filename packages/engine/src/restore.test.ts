@@ -3,6 +3,7 @@ import {
   loadModelFile,
   ManualClock,
   PACKML_CODE,
+  type SampleBatch,
   SampleBatchBuilder,
   type SampleValue,
   silentLogger,
@@ -21,10 +22,12 @@ describe('restore', () => {
     const t0 = Date.UTC(2026, 0, 5, 0, 0); // night shift (Berlin), no break in the first 2 h
     const clock = new ManualClock(t0);
     const a = createEngine({ model, clock, logger: silentLogger(), historian });
+    const stream: SampleBatch[] = [];
     const feed = async (rows: Array<[string, number, SampleValue]>): Promise<void> => {
       const b = new SampleBatchBuilder();
       for (const [s, ts, v] of rows) b.push(`${L}/${s}`, ts, v);
       const batch = b.build();
+      stream.push(batch);
       a.ingest(batch);
       await historian.append(batch); // what the historian writer does beside the engine
     };
@@ -73,9 +76,52 @@ describe('restore', () => {
     // New data continues from there.
     b.ingest(batchOf(`${L}/weld/parts_total`, t0 + 1_900_000, 131));
     expect(b.stationKpis(`${L}/weld`)?.partsTotal).toBe(31);
-    // Once data was taken in, restoring again does nothing.
-    expect((await b.restore({ line: L })).signals).toBe(0);
+    // Restoring the line again replaces what the engine held for it (a line back on this node).
+    await b.restore({ line: L });
+    expect(b.stationKpis(`${L}/weld`)?.partsTotal).toBe(30);
+    expect(b.signal(`${L}/weld/parts_total`)?.value).toBe(130);
+    // Once data was taken in, restoring the whole engine does nothing.
+    expect((await b.restore()).signals).toBe(0);
     await b.stop();
+
+    // As of a point in the stream: the historian is ahead (it holds everything), the engine
+    // restores up to the cut and takes the stream in from there, including a batch before the
+    // cut delivered again: the same states, intervals and counts as the undisturbed engine.
+    const events = await historian.queryEvents({ fromMs: t0, toMs: t0 + 1_800_000, kind: 'state' });
+    const c = createEngine({ model, clock, logger: silentLogger(), historian });
+    const cut = 16; // after the counter batch at t0 + 450 s
+    const asOfMs = Math.max(...(stream[cut - 1]?.ts ?? []));
+    expect(asOfMs).toBe(t0 + 450_000);
+    expect((await c.restore({ fromMs: t0, line: L, asOfMs })).counterSamples).toBe(32);
+    for (const batch of stream.slice(cut - 1)) c.ingest(batch);
+    expect(c.stationKpis(`${L}/weld`, window)?.oee).toEqual(before?.oee);
+    expect(c.stationKpis(`${L}/weld`, window)?.stateDurationsMs).toEqual(before?.stateDurationsMs);
+    expect(c.asset(`${L}/weld`)).toMatchObject({ state: 'down', since: t0 + 1_200_000, reason: 'fault 204' });
+    await c.stop();
+    // The state events, derived again, are the ones the first engine wrote (same ids, same data).
+    expect(await historian.queryEvents({ fromMs: t0, toMs: t0 + 1_800_000, kind: 'state' })).toEqual(events);
+  });
+
+  it('writes the state events a previous owner had not written', async () => {
+    const model = await loadModelFile(PLANT);
+    const historian = new MemoryHistorian();
+    const t0 = Date.UTC(2026, 0, 5, 0, 0);
+    const clock = new ManualClock(t0 + 600_000);
+    const b = new SampleBatchBuilder();
+    for (let i = 0; i < 10; i++) {
+      b.push(`${L}/press/state`, t0 + i * 60_000, i % 2 === 0 ? PACKML_CODE.Execute : PACKML_CODE.Held);
+      b.push(`${L}/press/parts_total`, t0 + i * 60_000, i * 5);
+    }
+    await historian.append(b.build()); // raw samples only: the engine that took them in died
+    const e = createEngine({ model, clock, logger: silentLogger(), historian });
+    const summary = await e.restore({ fromMs: t0, line: L });
+    expect(summary.intervals).toBe(9);
+    await e.stop();
+    const events = await historian.queryEvents({ fromMs: t0, toMs: t0 + 600_000, kind: 'state' });
+    expect(events.map((x) => x.id)).toEqual(
+      Array.from({ length: 9 }, (_, i) => `${L}/press@${t0 + i * 60_000}`),
+    );
+    expect(e.stationKpis(`${L}/press`, { fromMs: t0, toMs: t0 + 600_000 })?.oee.producedQuantity).toBe(45);
   });
 });
 
