@@ -22,8 +22,13 @@ export interface LineConsumersOptions {
   durablePrefix?: string;
   /** The handler of one line's messages (acknowledge after the effects are stored). */
   handler: (line: string) => MessageHandler;
-  /** Called after this process took a line over, before its consumer starts (e.g. load its state). */
-  onAcquired?: (line: string) => Promise<void>;
+  /**
+   * Called after this process took a line over, before its consumer starts (e.g. load its
+   * state). Returning a {@link LineStart} restarts the line's durable consumer at that stream
+   * sequence (e.g. just after the point a warm start restored up to); else it resumes from its
+   * acknowledged position.
+   */
+  onAcquired?: (line: string) => Promise<LineStart | undefined>;
   /** Called after a line's consumer stopped here (released, lost or on stop). */
   onReleased?: (line: string) => Promise<void>;
   /** Consumer settings per line; `ackWaitMs` bounds how long a dead owner's held messages wait (default 5 000). */
@@ -33,6 +38,12 @@ export interface LineConsumersOptions {
   /** Lease time, ms; a dead member's lines move after about this long. Default 5 000. */
   leaseMs?: number;
   logger?: Logger;
+}
+
+/** Where a line's consumer starts after {@link LineConsumersOptions.onAcquired}. */
+export interface LineStart {
+  /** Stream sequence of the first message to deliver (the durable consumer is recreated there). */
+  fromSeq: number;
 }
 
 /** A running group member. */
@@ -74,18 +85,24 @@ export async function startLineConsumers(options: LineConsumersOptions): Promise
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
     handlers: {
       acquired: async (line) => {
-        await options.onAcquired?.(line);
+        const start = await options.onAcquired?.(line);
+        const durable = lineDurable(prefix, line);
+        // A durable consumer's start cannot be moved: it is created again at the new start
+        // (the lease makes this process the line's only consumer).
+        if (start !== undefined) await options.bus.deleteConsumer(durable);
+        const deliverFrom =
+          start !== undefined
+            ? { kind: 'sequence' as const, seq: start.fromSeq }
+            : options.consume?.deliverFrom;
         const sub = await options.bus.consume(
           {
-            durable: lineDurable(prefix, line),
+            durable,
             filter: subjectForPath(line),
             ackWaitMs: options.consume?.ackWaitMs ?? 5_000,
             ...(options.consume?.maxAckPending !== undefined
               ? { maxAckPending: options.consume.maxAckPending }
               : {}),
-            ...(options.consume?.deliverFrom !== undefined
-              ? { deliverFrom: options.consume.deliverFrom }
-              : {}),
+            ...(deliverFrom !== undefined ? { deliverFrom } : {}),
           },
           options.handler(line),
         );
