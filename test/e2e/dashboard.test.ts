@@ -1,7 +1,7 @@
 // End to end in Debian's Chromium: the composed platform over the plant emulator, the built
 // dashboard, real protocols. Screenshots go to test-results/e2e/.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { commandSkipReason, serviceSkipReason } from '@gemba/core/testing';
 import type { Browser, Page } from 'playwright-core';
@@ -184,6 +184,174 @@ describe.skipIf(chromiumSkip !== undefined || mqttSkip !== undefined)(
       expect(requests).toBe(0);
       await press.screenshot({ path: `${SHOTS}station-press.png`, fullPage: true });
       await press.context().close();
+      await page.context().close();
+    });
+
+    it('History: two signals over 15 min, shown as a chart and exported as CSV with rows', async () => {
+      const page = await open('viewer', '#/history');
+      await page.getByLabel('Find signals').fill('zone');
+      const z1 = `${LINE}/oven/zone1/temperature`;
+      const z2 = `${LINE}/oven/zone2/temperature`;
+      await page.getByRole('checkbox', { name: /oven\/zone1\/temperature/ }).check();
+      await page.getByRole('checkbox', { name: /oven\/zone2\/temperature/ }).check();
+      await page.getByLabel('Range').selectOption({ label: '15 min' });
+      // The embedded historian holds the demo's first minutes once the writer has flushed them.
+      await expect
+        .poll(
+          async () => {
+            await page.getByRole('button', { name: 'Show' }).click();
+            return page.locator('.uplot').count();
+          },
+          { timeout: 20_000, interval: 1000 },
+        )
+        .toBe(1);
+      const legend = await page.$$eval('.uplot .u-legend .u-series .u-label', (els) =>
+        els.map((e) => e.textContent ?? ''),
+      );
+      expect(legend.filter((l) => l.includes('temperature'))).toEqual([
+        'oven/zone1/temperature [°C]',
+        'oven/zone2/temperature [°C]',
+      ]);
+      await page.screenshot({ path: `${SHOTS}history.png`, fullPage: true });
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Export CSV' }).click(),
+      ]);
+      expect(download.suggestedFilename()).toBe('gemba-history.csv');
+      const csv = readFileSync((await download.path()) as string, 'utf8')
+        .trim()
+        .split('\n');
+      expect(csv[0]).toBe(`time,${z1} [°C],${z2} [°C]`);
+      expect(csv.length).toBeGreaterThan(5);
+      // Rows: an ISO time within the last 15 min and two temperatures near the oven's 180 °C.
+      const [time, a, b] = (csv[csv.length - 1] as string).split(',');
+      expect(Date.now() - Date.parse(time as string)).toBeLessThan(15 * 60_000);
+      expect(Number(a)).toBeGreaterThan(20);
+      expect(Number(b)).toBeGreaterThan(20);
+      await page.context().close();
+    });
+
+    it('a station page shows the downtime Pareto with a breakdown and its fault code', async () => {
+      await stack.plant.inject({ kind: 'breakdown', station: 'pack', durationS: 60, faultCode: 77 });
+      const page = await open('viewer', `#/asset/${encodeURIComponent(`${LINE}/pack`)}`);
+      const pareto = page.locator('h2:has-text("Downtime Pareto") + table');
+      const row = pareto.locator('tr', { hasText: 'DOWN (fault 77)' });
+      await row.waitFor({ timeout: 10_000 });
+      expect(await row.locator('td').nth(2).textContent()).toBe('1×');
+      // Longest first: the first row's bar is full, every other one no longer.
+      const widths = await pareto
+        .locator('.bar span')
+        .evaluateAll((els) => els.map((e) => Number.parseFloat((e as HTMLElement).style.width)));
+      expect(widths[0]).toBe(100);
+      expect(widths.every((w) => w <= 100)).toBe(true);
+      await page.screenshot({ path: `${SHOTS}station-pareto.png`, fullPage: true });
+      await page.context().close();
+    });
+
+    it('an operator shelves an alarm from the alarm list; it leaves the overview and the journal names the operator', async () => {
+      await stack.plant.inject({ kind: 'breakdown', station: 'test', durationS: 120, faultCode: 55 });
+      const id = `${LINE}/test:fault`;
+      const op = await open('operator');
+      // Before: the overview lists it among the alarms needing attention.
+      const onOverview = op.locator('[data-testid=overview-alarms] tr', { hasText: 'Test is faulted' });
+      await onOverview.waitFor({ timeout: 10_000 });
+      await op.getByRole('link', { name: /^Alarms/ }).click();
+      const row = op.locator(`tr[data-alarm="${id}"]`);
+      await row.waitFor({ timeout: 10_000 });
+      await row.getByRole('button', { name: 'Shelve 1 h' }).click();
+      await op.waitForSelector('[data-testid=alarm-message]:has-text("Shelved for 60 min.")', {
+        timeout: 5000,
+      });
+      await row.filter({ hasText: 'SHELVED until' }).waitFor({ timeout: 5000 });
+      expect(await row.getByRole('button', { name: 'Shelve 1 h' }).isDisabled()).toBe(true);
+      await op
+        .locator('[data-testid=journal] tr', { hasText: 'shelve' })
+        .filter({ hasText: `by ${stack.tokens.operator.name}` })
+        .first()
+        .waitFor({ timeout: 5000 });
+      await op.screenshot({ path: `${SHOTS}alarm-shelved.png`, fullPage: true });
+      const alarm = stack.engine.alarms({ all: true }).find((a) => a.id === id);
+      expect(alarm).toMatchObject({ shelved: true, shelvedBy: stack.tokens.operator.name });
+      expect((alarm?.shelvedUntil ?? 0) - Date.now()).toBeGreaterThan(59 * 60_000);
+      // After: the overview leaves it out while the station is still down.
+      await op.getByRole('link', { name: 'Overview' }).click();
+      await op.waitForSelector('[data-station=test][data-state=down]', { timeout: 10_000 });
+      expect(await onOverview.count()).toBe(0);
+      await op.context().close();
+    });
+
+    it('pauses live updates (button), holds a change, and applies it on resume (p key)', async () => {
+      const page = await open('viewer', `#/asset/${encodeURIComponent(`${LINE}/weld`)}`);
+      const sp = `${LINE}/weld/speed_setpoint`;
+      await page.waitForSelector(`[data-path="${sp}"]`, { timeout: 10_000 });
+      expect(stack.plant.write(sp, 97, 'e2e')).toBe(true);
+      await page.waitForFunction(
+        (path) => document.querySelector(`[data-path="${path}"]`)?.textContent?.startsWith('97'),
+        sp,
+        {
+          timeout: 10_000,
+        },
+      );
+      await page.getByTestId('pause').click();
+      await page.waitForSelector('.paused-banner[role=status]', { timeout: 2000 });
+      expect(await page.getByTestId('pause').getAttribute('aria-pressed')).toBe('true');
+      expect(stack.plant.write(sp, 103, 'e2e')).toBe(true);
+      // The server's twin has the new value; the paused screen must keep the old one.
+      await expect.poll(() => stack.engine.signal(sp)?.value, { timeout: 10_000, interval: 100 }).toBe(103);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await page.locator(`[data-path="${sp}"]`).textContent()).toMatch(/^97/);
+      await page.screenshot({ path: `${SHOTS}paused.png`, fullPage: true });
+      await page.locator('body').press('p');
+      await page.waitForFunction(
+        (path) => document.querySelector(`[data-path="${path}"]`)?.textContent?.startsWith('103'),
+        sp,
+        {
+          timeout: 5000,
+        },
+      );
+      expect(await page.locator('.paused-banner').count()).toBe(0);
+      await page.context().close();
+    });
+
+    it('reaches the main navigation and every station tile with Tab, with a visible focus ring', async () => {
+      const page = await open('viewer');
+      await page.waitForSelector('[data-testid=station]', { timeout: 15_000 });
+      const reached: Array<{ text: string; nav: boolean; station: string | null; outline: string }> = [];
+      for (let i = 0; i < 40; i++) {
+        await page.keyboard.press('Tab');
+        reached.push(
+          await page.evaluate(() => {
+            const el = document.activeElement as HTMLElement | null;
+            return {
+              text: (el?.textContent ?? '').trim(),
+              nav: el?.closest('nav[aria-label=Main]') !== null,
+              station: el?.closest('[data-testid=station]')?.getAttribute('data-station') ?? null,
+              outline: el === null ? 'none' : getComputedStyle(el).outlineStyle,
+            };
+          }),
+        );
+      }
+      const nav = reached.filter((r) => r.nav).map((r) => r.text.replace(/\s+\d+$/, ''));
+      expect(nav.slice(0, 4)).toEqual(['Overview', 'Alarms', 'History', 'What-if']);
+      const stations = reached.filter((r) => r.station !== null).map((r) => r.station);
+      expect([...new Set(stations)]).toEqual(['press', 'weld', 'oven', 'assembly', 'test', 'pack']);
+      // Reading order: the navigation comes before the stations.
+      expect(reached.findIndex((r) => r.nav)).toBeLessThan(reached.findIndex((r) => r.station !== null));
+      expect(reached.filter((r) => r.nav || r.station !== null).every((r) => r.outline === 'solid')).toBe(
+        true,
+      );
+      // Enter on a focused station tile opens its page.
+      while (
+        (await page.evaluate(() =>
+          document.activeElement?.closest('[data-testid=station]')?.getAttribute('data-station'),
+        )) !== 'oven'
+      )
+        await page.keyboard.press('Shift+Tab');
+      await page.screenshot({ path: `${SHOTS}keyboard-focus.png` });
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => decodeURIComponent(location.hash).endsWith('/line1/oven'), undefined, {
+        timeout: 5000,
+      });
       await page.context().close();
     });
   },
