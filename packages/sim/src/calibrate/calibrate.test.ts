@@ -100,10 +100,11 @@ describe('calibration from the historian recovers a known line', () => {
       'press repair mu',
     );
     expect(st('weld')?.failures).toBeUndefined();
-    // ... but the model does not say "never fails": the weld borrows the line's pooled rate.
+    // ... but the model does not say "never fails": the weld gets its posterior rate under the
+    // line's failure-rate prior.
     const pooled = report.parameters.stations?.weld?.failures;
     expect(pooled?.between).toMatchObject({ family: 'exponential' });
-    expect(st('weld')?.notes.some((n) => n.includes('pooled from the line'))).toBe(true);
+    expect(st('weld')?.notes.some((n) => n.includes("line's failure-rate prior"))).toBe(true);
     // Scrap and micro-stops.
     const sc = st('press')?.scrap;
     within({ value: sc?.probability ?? 0, se: sc?.se ?? 0 }, 0.02, 'press scrap');

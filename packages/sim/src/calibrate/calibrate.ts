@@ -16,9 +16,19 @@ import {
 import { buildLineModel, type LineParameters } from '../line/build-line-model.ts';
 import type { LineConfig, PlannedStop, StationConfig } from '../line/line-config.ts';
 import { SIM_STATES, type SimState } from '../line/line-sim.ts';
+import type { DistributionSpec } from '../random/distributions.ts';
 import type { Estimate } from '../stats/confidence.ts';
+import { fitFailureRatePrior } from './failure-prior.ts';
 import { type FitFamily, type FitResult, fitDistribution, type Observations } from './fit-distribution.ts';
-import { fitOvenZone, fitScrapCurve, type ScrapCurveFit, type ZoneFit } from './oven-fit.ts';
+import {
+  type DisturbanceFit,
+  findDisturbances,
+  fitOvenZone,
+  fitScrapCurve,
+  type ScrapCurveFit,
+  type ZoneFit,
+} from './oven-fit.ts';
+import { fitWear, type StateSpan, type WearFit } from './wear-fit.ts';
 
 /** What to calibrate. */
 export interface CalibrateOptions {
@@ -41,6 +51,14 @@ export interface CalibrateOptions {
    * not hold: a longer history (e.g. with past heater faults or setpoint changes) supplies them.
    */
   scrapCurveFromMs?: number;
+  /**
+   * Start of the history wear failures are learnt from (epoch ms; default the window's start):
+   * a station's condition signal (one with a high-high limit, e.g. bearing vibration) is fitted
+   * as wear, its growth from the window, and the level at which the part failed and the
+   * renewal's repair time from the failures after which the level fell back — rare events,
+   * which a short window may not hold.
+   */
+  failureHistoryFromMs?: number;
 }
 
 /** One station's calibration. */
@@ -50,6 +68,8 @@ export interface StationCalibration {
   parts: number;
   cycleTime?: FitResult;
   failures?: { count: number; between: FitResult; repair: FitResult };
+  /** The wear failure mode from a condition signal, with its renewals' repair times. */
+  wear?: WearFit & { repair?: FitResult };
   microStops?: { count: number; probability: Estimate; duration?: FitResult };
   scrap: { parts: number; scrap: number; probability: number; se: number };
   notes: string[];
@@ -77,6 +97,8 @@ export interface CalibrationReport {
     zones: ZoneFit[];
     scrapCurve?: ScrapCurveFit;
     cureNoiseSdC: number;
+    /** The quality zone's disturbance episodes over the curve's history. */
+    disturbances?: DisturbanceFit;
     /** The zone setpoints seen in the window (replayed by the validation). */
     setpointHistory: {
       initial: Record<string, number>;
@@ -275,8 +297,20 @@ export async function calibrate(
       sc.cycleTime = cal.cycleTime.best.spec;
     } else notes.push(`only ${cycles.length} cycle times: kept the ideal cycle time`);
 
-    // Failures: repair = down durations; TBF = running time between down starts.
-    const downs = iv.filter((x) => x.state === 'down');
+    // Wear: a condition signal of the station with a high-high limit, fitted over the history.
+    const wear = await calibrateWear(historian, model, st.path, window, options);
+    if (wear !== undefined) {
+      cal.wear = wear;
+      notes.push(...wear.notes);
+    }
+    const isWear = (d: Interval): boolean =>
+      wear?.failures.some((f) => f.atMs < d.end && f.repairedMs > d.start) ?? false;
+
+    // Failures: repair = down durations; TBF = running time between down starts. A wear
+    // failure is not one of them: it ends a stretch of running without a random failure
+    // (right-censored), and the random failures' clock runs on after it.
+    const allDowns = iv.filter((x) => x.state === 'down');
+    const downs = allDowns.filter((d) => !isWear(d));
     exposure.push({
       id: st.id,
       runS: runningBetween(iv, window.fromMs, window.toMs) / 1000,
@@ -294,14 +328,15 @@ export async function calibrate(
       const between: Observations = { exact: [], censored: [] };
       let prevEnd = window.fromMs;
       let prevCut = !few;
-      for (const d of downs) {
-        (d.cutStart || d.cutEnd ? repair.censored : repair.exact).push((d.end - d.start) / 1000);
+      for (const d of allDowns) {
+        const worn = isWear(d);
+        if (!worn) (d.cutStart || d.cutEnd ? repair.censored : repair.exact).push((d.end - d.start) / 1000);
         if (!d.cutStart) {
           const run = runningBetween(iv, prevEnd, d.start) / 1000;
-          (prevCut ? between.censored : between.exact).push(run);
+          (prevCut || worn ? between.censored : between.exact).push(run);
         }
         prevEnd = d.end;
-        prevCut = d.cutEnd;
+        prevCut = worn ? !few : d.cutEnd;
       }
       if (!prevCut) between.censored.push(runningBetween(iv, prevEnd, window.toMs) / 1000);
       try {
@@ -349,18 +384,23 @@ export async function calibrate(
   }
 
   // A station that did not fail in the window has a failure-rate MLE of 0 — "never fails",
-  // which a few hours cannot show. Its rate is shrunk toward the line's pooled rate instead
-  // (empirical Bayes, a gamma prior with one pseudo-failure at the pooled rate): rate =
-  // 1 / (own running time + pooled running time per failure); repairs exponential with the
-  // pooled mean repair time.
+  // which a few hours cannot show. Its rate is the posterior mean under a gamma prior of the
+  // line's failure rates fitted to every station's count and running time (empirical Bayes,
+  // Poisson–gamma): alpha / (beta + own running time). When one station fails far more often
+  // than the others the prior is wide (small alpha) and the quiet stations get a small rate;
+  // when the stations look alike it approaches the pooled rate. Repairs exponential with the
+  // line's mean repair time.
   const pooledFailures = exposure.reduce((a, e) => a + e.failures, 0);
-  if (pooledFailures > 0) {
-    const perFailureS = exposure.reduce((a, e) => a + e.runS, 0) / pooledFailures;
+  const prior = fitFailureRatePrior(
+    exposure.map((e) => e.failures),
+    exposure.map((e) => e.runS),
+  );
+  if (pooledFailures > 0 && prior !== undefined) {
     const meanRepairS = exposure.reduce((a, e) => a + e.repairS, 0) / pooledFailures;
     for (const e of exposure) {
       const sp = (params.stations as Record<string, Partial<Omit<StationConfig, 'id'>>>)[e.id];
       if (e.failures > 0 || sp === undefined || !(e.runS > 0) || !(meanRepairS > 0)) continue;
-      const mtbf = e.runS + perFailureS;
+      const mtbf = (prior.beta + e.runS) / prior.alpha;
       sp.failures = {
         basis: 'operating-time',
         between: { family: 'exponential', mean: mtbf },
@@ -369,9 +409,43 @@ export async function calibrate(
       stations
         .find((x) => x.id === e.id)
         ?.notes.push(
-          `no failure in ${(e.runS / 3600).toFixed(1)} h running: MTBF ${(mtbf / 3600).toFixed(1)} h and MTTR ${(meanRepairS / 60).toFixed(1)} min pooled from the line (${pooledFailures} failures)`,
+          `no failure in ${(e.runS / 3600).toFixed(1)} h running: MTBF ${(mtbf / 3600).toFixed(1)} h from the line's failure-rate prior (gamma, shape ${prior.alpha.toFixed(2)}, ${pooledFailures} failures) and MTTR ${(meanRepairS / 60).toFixed(1)} min pooled`,
         );
     }
+  }
+
+  // Wear failure modes: the renewals' repair times when any were seen, else the line's mean.
+  const lineRepairs = exposure.reduce((a, e) => a + e.failures, 0);
+  const lineMeanRepairS =
+    lineRepairs > 0 ? exposure.reduce((a, e) => a + e.repairS, 0) / lineRepairs : Number.NaN;
+  for (const cal of stations) {
+    const w = cal.wear;
+    if (w === undefined) continue;
+    const durations = w.failures.map((f) => (f.repairedMs - f.atMs) / 1000);
+    let repair: DistributionSpec | undefined;
+    if (durations.length > 0) {
+      w.repair = fitDistribution(
+        { exact: durations, censored: [] },
+        durations.length < 5 ? ['exponential'] : undefined,
+        `wear repairs of ${cal.id}`,
+      );
+      repair = w.repair.best.spec;
+    } else if (lineMeanRepairS > 0) {
+      repair = { family: 'exponential', mean: lineMeanRepairS };
+      cal.notes.push(
+        `no renewal seen: its repair time taken as the line's mean repair time ${(lineMeanRepairS / 60).toFixed(1)} min`,
+      );
+    }
+    if (repair === undefined) continue;
+    params.wear ??= {};
+    params.wear[cal.id] = {
+      growthPerS: w.growthPerS.value,
+      newLevel: w.newLevel,
+      failAt: w.failAt,
+      repair,
+      levels: w.levels,
+      runningShare: w.runningShare,
+    };
   }
 
   // Planned stops: the model's shift breaks count only if the line really stopped in them.
@@ -455,6 +529,17 @@ export async function calibrate(
     const cureNoiseSdC = curve?.cureSdC ?? zones.find((z) => z.id === ov.qualityZone)?.steadySdC ?? 0;
     ovenReport = { zones, cureNoiseSdC, setpointHistory: { initial: firstSetpoints, changes: spHistory } };
     params.oven = { zones: zoneParams, cureNoiseSdC };
+    // The quality zone's disturbances (a heater losing power for a while): the curve turns their
+    // deviations into scrap, so the model draws them at the rate seen over the curve's history.
+    const disturbances = findDisturbances(qTemps, qSps, curveWindow);
+    if (disturbances !== undefined && disturbances.profiles.length > 0) {
+      ovenReport.disturbances = disturbances;
+      params.oven.disturbances = {
+        stepS: disturbances.stepS,
+        profiles: disturbances.profiles,
+        ratePerS: disturbances.ratePerS,
+      };
+    }
     if (curve !== undefined) {
       ovenReport.scrapCurve = curve;
       params.oven.scrapLogit = { a: curve.a.value, b: curve.b.value, form: curve.form };
@@ -492,6 +577,19 @@ export async function calibrate(
       for (const z of vcfg.oven.zones) z.setpointC = hist.initial[z.id] ?? z.setpointC;
       vcfg.oven.setpointChanges = hist.changes.map((c) => ({ ...c, atS: c.atS + warmS }));
     }
+    // The disturbances seen are replayed where they happened, none drawn at random.
+    const dist = ovenReport?.disturbances;
+    if (vcfg.oven?.disturbances !== undefined && dist !== undefined) {
+      const startMs = window.fromMs - warmS * 1000;
+      const at = dist.startsMs
+        .map((ms, profile) => ({ atS: (ms - startMs) / 1000, profile }))
+        .filter(
+          (e) =>
+            e.atS < warmS + (window.toMs - window.fromMs) / 1000 &&
+            e.atS + (dist.profiles[e.profile]?.length ?? 0) * dist.stepS > 0,
+        );
+      vcfg.oven.disturbances = { ...vcfg.oven.disturbances, ratePerS: 0, at };
+    }
     const res = await runReplications(vcfg, {
       replications: 10,
       ...exp,
@@ -516,6 +614,48 @@ export async function calibrate(
     report.validation = { rows, experiment: summary };
   }
   return report;
+}
+
+/**
+ * Fits wear on the station's condition signals (its own signals with a high-high limit, e.g.
+ * bearing vibration; the first that grows while running) over the history from
+ * `failureHistoryFromMs` to the window's end; undefined when none has samples and grows.
+ */
+async function calibrateWear(
+  historian: Historian,
+  model: Model,
+  stationPath: string,
+  window: TimeRange,
+  options: CalibrateOptions,
+): Promise<WearFit | undefined> {
+  const candidates = model.signals.filter(
+    (s) => s.asset === stationPath && s.def.dataType === 'float' && s.def.limits?.hihi !== undefined,
+  );
+  if (candidates.length === 0) return undefined;
+  const history: TimeRange = {
+    fromMs: Math.min(options.failureHistoryFromMs ?? window.fromMs, window.fromMs),
+    toMs: window.toMs,
+  };
+  let spans: StateSpan[] | undefined;
+  for (const sig of candidates) {
+    const samples = await historian.queryRaw(sig.path, history);
+    if (samples.length === 0) continue;
+    if (spans === undefined) {
+      const events = await historian.queryEvents({
+        fromMs: history.fromMs - (options.lookbackMs ?? 86_400_000),
+        toMs: history.toMs,
+        kind: 'state',
+        sourcePrefix: stationPath,
+      });
+      spans = intervalsOf(
+        events.filter((e) => e.source === stationPath),
+        history,
+      ).map((x) => ({ state: x.state, start: x.start, end: x.end }));
+    }
+    const fit = fitWear(sig.path, samples, spans, window.fromMs, window.toMs, sig.def.limits?.hihi);
+    if (fit !== undefined) return fit;
+  }
+  return undefined;
 }
 
 /** Share of station time spent running inside the planned stops' occurrences in the window. */

@@ -423,3 +423,94 @@ export function fitScrapCurve(
     bands,
   };
 }
+
+/** Disturbance episodes of a zone found in its temperature history (see {@link findDisturbances}). */
+export interface DisturbanceFit {
+  /** Resolution of the profiles, seconds. */
+  stepS: number;
+  /** Each episode's deviation from the setpoint, °C, one value per `stepS` from its start. */
+  profiles: number[][];
+  /** When each episode started, ms since epoch (parallel to `profiles`). */
+  startsMs: number[];
+  /** Episodes per second of the history searched. */
+  ratePerS: number;
+  /** The history searched, hours. */
+  hours: number;
+  /** The deviation that starts an episode, °C. */
+  thresholdC: number;
+}
+
+const DIST_STEP_MS = 30_000;
+/** After a setpoint change the zone's own response is not a disturbance (the zone model has it). */
+const DIST_SETTLE_MS = 20 * 60_000;
+
+/**
+ * Finds disturbance episodes of a zone (e.g. a heater losing power): stretches where its
+ * 30-s mean temperature is off the setpoint by more than max(1.5 °C, 6 robust sd of the
+ * deviation) — outside the first 20 min after a setpoint change, which the zone model
+ * explains — extended to where the deviation falls below a third of that. Returns each
+ * episode's deviation profile and the episodes' rate over the history, for the simulation to
+ * replay them (validation) or draw them at random (prediction).
+ */
+export function findDisturbances(
+  temps: readonly Sample[],
+  setpoints: readonly Sample[],
+  range: { fromMs: number; toMs: number },
+): DisturbanceFit | undefined {
+  const T = numeric(temps);
+  const SP = numeric(setpoints);
+  if (T.length < 10) return undefined;
+  const changes: number[] = [];
+  for (let i = 1; i < SP.length; i++)
+    if ((SP[i] as { v: number }).v !== (SP[i - 1] as { v: number }).v)
+      changes.push((SP[i] as { t: number }).t);
+  const n = Math.ceil((range.toMs - range.fromMs) / DIST_STEP_MS);
+  const sum = new Float64Array(n);
+  const cnt = new Uint32Array(n);
+  for (const p of T) {
+    const k = Math.floor((p.t - range.fromMs) / DIST_STEP_MS);
+    if (k < 0 || k >= n) continue;
+    const sp = stepAt(SP, p.t);
+    if (sp === undefined) continue;
+    sum[k] = (sum[k] as number) + p.v - sp;
+    cnt[k] = (cnt[k] as number) + 1;
+  }
+  const dev: number[] = [];
+  const ok: boolean[] = [];
+  for (let k = 0; k < n; k++) {
+    const t = range.fromMs + k * DIST_STEP_MS;
+    const settling = changes.some((c) => t + DIST_STEP_MS > c && t < c + DIST_SETTLE_MS);
+    ok.push((cnt[k] as number) > 0 && !settling);
+    dev.push((cnt[k] as number) > 0 ? (sum[k] as number) / (cnt[k] as number) : 0);
+  }
+  const seen = dev.filter((_, k) => ok[k]);
+  if (seen.length < 10) return undefined;
+  const med = median(seen);
+  const sd = 1.4826 * median(seen.map((x) => Math.abs(x - med)));
+  const threshold = Math.max(1.5, 6 * sd);
+  const profiles: number[][] = [];
+  const startsMs: number[] = [];
+  let k = 0;
+  while (k < n) {
+    if (!(ok[k] && Math.abs(dev[k] as number) > threshold)) {
+      k++;
+      continue;
+    }
+    let a = k;
+    while (a > 0 && ok[a - 1] && Math.abs(dev[a - 1] as number) > threshold / 3) a--;
+    let b = k;
+    while (b + 1 < n && ok[b + 1] && Math.abs(dev[b + 1] as number) > threshold / 3) b++;
+    profiles.push(dev.slice(a, b + 1));
+    startsMs.push(range.fromMs + a * DIST_STEP_MS);
+    k = b + 1;
+  }
+  const hours = (seen.length * DIST_STEP_MS) / 3_600_000;
+  return {
+    stepS: DIST_STEP_MS / 1000,
+    profiles,
+    startsMs,
+    ratePerS: profiles.length / (hours * 3600),
+    hours,
+    thresholdC: threshold,
+  };
+}

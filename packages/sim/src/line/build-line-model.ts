@@ -1,5 +1,22 @@
 import { GembaError, type Model, type ProductDef } from '@gemba/core';
-import type { LineConfig, OvenConfig, OvenZoneConfig, PlannedStop, StationConfig } from './line-config.ts';
+import type {
+  LineConfig,
+  OvenConfig,
+  OvenZoneConfig,
+  PlannedStop,
+  StationConfig,
+  WearConfig,
+} from './line-config.ts';
+
+/**
+ * A station's wear as calibrated: the condition level known at some times (`levels`, ms since
+ * epoch; `renewal` right after a renewal of the part), moved to the run's start along the
+ * growth at the station's running share of wall time from the nearest known level.
+ */
+export type WearParameters = Omit<WearConfig, 'level'> & {
+  levels: { atMs: number; level: number; renewal?: boolean }[];
+  runningShare: number;
+};
 
 /**
  * Calibrated (or assumed) parameters layered over what the plant model says. Everything is
@@ -17,6 +34,8 @@ export interface LineParameters {
   };
   /** Replaces the planned stops derived from the model's shifts. */
   plannedStops?: PlannedStop[];
+  /** Wear failure modes per station id (see {@link WearParameters}). */
+  wear?: Record<string, WearParameters>;
 }
 
 /** Which line and product to build, and when the simulated time starts. */
@@ -145,6 +164,12 @@ export function buildLineModel(
       scrapProbability: p.scrapProbability ?? 0,
     };
     if (p.failures !== undefined) cfg.failures = p.failures;
+    const w = params.wear?.[s.id];
+    const level = w === undefined ? undefined : wearLevelAt(w, options.startMs ?? Date.now());
+    if (w !== undefined && level !== undefined) {
+      const { levels: _levels, runningShare: _share, ...rest } = w;
+      cfg.wear = { ...rest, level };
+    } else if (p.wear !== undefined) cfg.wear = p.wear;
     if (p.microStops !== undefined) cfg.microStops = p.microStops;
     return cfg;
   });
@@ -165,6 +190,25 @@ export function buildLineModel(
   const oven = ovenFromModel(model, line.stations, product, params);
   if (oven !== undefined) cfg.oven = oven;
   return cfg;
+}
+
+/**
+ * The wear level at `ms`, moved along the growth from the nearest known level: the latest at or
+ * before `ms`, or the next after it unless that is a renewal (the level before a renewal is not
+ * the one after it).
+ */
+function wearLevelAt(w: WearParameters, ms: number): number | undefined {
+  const known = [...w.levels].filter((l) => Number.isFinite(l.level)).sort((a, b) => a.atMs - b.atMs);
+  const before = known.filter((l) => l.atMs <= ms).pop();
+  const after = known.find((l) => l.atMs > ms);
+  const from =
+    after !== undefined &&
+    after.renewal !== true &&
+    (before === undefined || after.atMs - ms < ms - before.atMs)
+      ? after
+      : before;
+  if (from === undefined) return undefined;
+  return from.level * Math.exp(w.growthPerS * w.runningShare * ((ms - from.atMs) / 1000));
 }
 
 /** The oven: a station with equipment that has temperature and setpoint signals. */
@@ -213,6 +257,7 @@ function ovenFromModel(
       },
     };
     if (params.oven?.setpointChanges !== undefined) oven.setpointChanges = params.oven.setpointChanges;
+    if (params.oven?.disturbances !== undefined) oven.disturbances = params.oven.disturbances;
     if (params.oven?.inspectAt !== undefined) oven.inspectAt = params.oven.inspectAt;
     return oven;
   }

@@ -13,6 +13,25 @@ export interface FailureConfig {
   repair: DistributionSpec;
 }
 
+/**
+ * A wear failure mode driven by a condition signal (e.g. bearing vibration): the level grows
+ * exponentially with operating time, ln L(t) = ln `level` + `growthPerS`·t, and the part fails
+ * when it reaches `failAt` (drawn for each part). The repair renews the part at `newLevel`.
+ * Independent of (and competing with) the station's random `failures`.
+ */
+export interface WearConfig {
+  /** Condition level at t = 0 of the run (the signal's unit). */
+  level: number;
+  /** Growth of ln(level) per operating second. */
+  growthPerS: number;
+  /** Level of a renewed part. */
+  newLevel: number;
+  /** Level at which the part fails. */
+  failAt: DistributionSpec;
+  /** Repair (renewal) duration, seconds. */
+  repair: DistributionSpec;
+}
+
 /** Short stops before a cycle: with `probability` per cycle, a stop of `duration` seconds. */
 export interface MicroStopConfig {
   probability: number;
@@ -27,6 +46,8 @@ export interface StationConfig {
   /** Speed factor, 1 = 100 % (cycle times are divided by it). */
   speed: number;
   failures?: FailureConfig;
+  /** A wear failure mode beside the random failures. */
+  wear?: WearConfig;
   microStops?: MicroStopConfig;
   /** Probability a finished part is scrap (ignored for the oven when an oven model is set). */
   scrapProbability: number;
@@ -77,6 +98,21 @@ export interface OvenConfig {
   inspectAt?: string;
   /** Setpoint changes during the run (simulated seconds from the start). */
   setpointChanges?: { atS: number; zone: string; setpointC: number }[];
+  /** Disturbance episodes of the quality zone (e.g. a heater losing power). */
+  disturbances?: OvenDisturbances;
+}
+
+/**
+ * Disturbance episodes of the oven's quality zone: during episode k its temperature is off the
+ * zone model by `profiles[k][j]` °C at j·`stepS` seconds from the episode's start. Episodes
+ * start at random (Poisson, `ratePerS`, a profile drawn from the list with equal
+ * probability) and at the fixed times of `at` (a replay of the episodes seen).
+ */
+export interface OvenDisturbances {
+  stepS: number;
+  profiles: number[][];
+  ratePerS: number;
+  at?: { atS: number; profile: number }[];
 }
 
 /** A planned stop repeating every `periodS` seconds, starting `offsetS` after the run starts. */

@@ -182,3 +182,65 @@ describe('line simulation: textbook lines (fixed seeds)', () => {
     expect(Math.abs(r.throughputPerHour / ((3600 / 12) * (1 - p5)) - 1)).toBeLessThan(0.01);
   });
 });
+
+describe('line simulation: wear failures', () => {
+  it('fails when the condition level reaches its failure level, after the operating time it takes, and renews', () => {
+    // ln L grows by 1e-4 per operating second from 2: it reaches 4 after ln 2 / 1e-4 = 6931 s of
+    // work; a renewed part starts at 1 and reaches 4 after ln 4 / 1e-4 = 13 863 s more.
+    const cfg = line(
+      [
+        station(
+          'a',
+          { family: 'deterministic', value: 10 },
+          {
+            wear: {
+              level: 2,
+              growthPerS: 1e-4,
+              newLevel: 1,
+              failAt: { family: 'deterministic', value: 4 },
+              repair: { family: 'deterministic', value: 600 },
+            },
+          },
+        ),
+      ],
+      [],
+    );
+    const trace: { state: string; t: number }[] = [];
+    const r = simulateLine(
+      cfg,
+      { seed: 1, horizonS: 25_000 },
+      { state: (_s, state, t) => trace.push({ state, t }) },
+    );
+    const downs = trace.filter((x) => x.state === 'down').map((x) => x.t);
+    expect(downs).toHaveLength(2);
+    expect(downs[0]).toBeCloseTo(Math.log(2) / 1e-4, 6);
+    expect(downs[1]).toBeCloseTo(Math.log(2) / 1e-4 + 600 + Math.log(4) / 1e-4, 6);
+    expect(r.stations[0]?.failures).toBe(2);
+    // The cycle interrupted by the failure resumes: 1200 s down in total, the rest at 10 s a part.
+    expect(r.stations[0]?.parts).toBe(Math.floor((25_000 - 1200) / 10));
+  });
+
+  it('a part already past its failure level fails at once, and wear leaves the random failures alone', () => {
+    const base = station(
+      'a',
+      { family: 'deterministic', value: 10 },
+      {
+        failures: { basis: 'operating-time', between: exp(3000), repair: exp(100) },
+      },
+    );
+    const worn = {
+      ...base,
+      wear: {
+        level: 5,
+        growthPerS: 1e-4,
+        newLevel: 1,
+        failAt: { family: 'deterministic', value: 4 } as DistributionSpec,
+        repair: { family: 'deterministic', value: 50 } as DistributionSpec,
+      },
+    };
+    const a = simulateLine(line([base], []), { seed: 3, horizonS: 10_000 });
+    const b = simulateLine(line([worn], []), { seed: 3, horizonS: 10_000 });
+    expect(b.stations[0]?.failures).toBe((a.stations[0]?.failures ?? 0) + 1);
+    expect(b.stations[0]?.stateShares.down).toBeGreaterThan(a.stations[0]?.stateShares.down ?? 1);
+  });
+});

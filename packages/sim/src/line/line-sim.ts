@@ -3,7 +3,7 @@ import type { EventHandle } from '../kernel/event-calendar.ts';
 import { Simulation } from '../kernel/simulation.ts';
 import { compileDistribution, type Sampler, standardNormal } from '../random/distributions.ts';
 import { Rng } from '../random/rng.ts';
-import type { LineConfig } from './line-config.ts';
+import type { LineConfig, WearConfig } from './line-config.ts';
 
 /** The states the line simulation accounts time in, named as the engine's machine states. */
 export const SIM_STATES = ['running', 'starved', 'blocked', 'micro-stop', 'down', 'stopped'] as const;
@@ -126,6 +126,11 @@ class StationRt {
   remaining = 0;
   microRemaining = 0;
   ttf = Number.POSITIVE_INFINITY;
+  /** Operating seconds until the wear failure (the condition level reaches its failure level). */
+  wearTtf = Number.POSITIVE_INFINITY;
+  /** Down for a wear failure (not a random one). */
+  wearDown = false;
+  wear: WearRt | undefined;
   cyclesToFailure = Number.POSITIVE_INFINITY;
   activeStart = 0;
   activeSum = 0;
@@ -156,6 +161,15 @@ class StationRt {
     readonly scrapP: number,
     readonly scrapRng: Rng,
   ) {}
+}
+
+/** A station's wear failure mode, compiled. */
+interface WearRt {
+  growthPerS: number;
+  newLevel: number;
+  failAt: Sampler;
+  repair: Sampler;
+  rng: Rng;
 }
 
 /** A buffer's live state: a ring of the entry times of the parts in it. */
@@ -257,6 +271,19 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
       new Rng(seed, `${c.id}/scrap`),
     );
   });
+  const wearOf = (w: WearConfig | undefined, id: string): WearRt | undefined =>
+    w === undefined
+      ? undefined
+      : {
+          growthPerS: w.growthPerS,
+          newLevel: w.newLevel,
+          failAt: compileDistribution(w.failAt),
+          repair: compileDistribution(w.repair),
+          rng: new Rng(seed, `${id}/wear`),
+        };
+  config.stations.forEach((c, i) => {
+    (st[i] as StationRt).wear = wearOf(c.wear, c.id);
+  });
   const bufs: BufferRt[] = config.buffers.map((b) => {
     if (!(b.capacity >= 0 && Number.isInteger(b.capacity))) {
       throw new GembaError('GEMBA_INVALID_ARGUMENT', `buffer ${b.id}: capacity must be an integer ≥ 0`);
@@ -305,6 +332,46 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     );
   }
   const cureRng = new Rng(seed, 'oven/cure');
+  // Disturbance episodes of the quality zone, fixed and drawn (Poisson), sorted by start.
+  const episodes: { start: number; profile: readonly number[] }[] = [];
+  const dist = oven?.disturbances;
+  if (dist !== undefined && dist.profiles.length > 0 && dist.stepS > 0) {
+    for (const e of dist.at ?? []) {
+      const profile = dist.profiles[e.profile];
+      if (profile !== undefined) episodes.push({ start: e.atS, profile });
+    }
+    if (dist.ratePerS > 0) {
+      const r = new Rng(seed, 'oven/disturbance');
+      for (
+        let t = -Math.log(1 - r.next()) / dist.ratePerS;
+        t < horizon;
+        t += -Math.log(1 - r.next()) / dist.ratePerS
+      ) {
+        const profile = dist.profiles[Math.floor(r.next() * dist.profiles.length)];
+        if (profile !== undefined) episodes.push({ start: t, profile });
+      }
+    }
+    episodes.sort((x, y) => x.start - y.start);
+  }
+  const distStep = dist?.stepS ?? 1;
+  let firstEpisode = 0;
+  /** The quality zone's disturbance at `t` (times asked never decrease). */
+  const disturbanceAt = (t: number): number => {
+    while (
+      firstEpisode < episodes.length &&
+      (episodes[firstEpisode] as (typeof episodes)[number]).start +
+        (episodes[firstEpisode] as (typeof episodes)[number]).profile.length * distStep <=
+        t
+    )
+      firstEpisode++;
+    let d = 0;
+    for (let k = firstEpisode; k < episodes.length; k++) {
+      const e = episodes[k] as (typeof episodes)[number];
+      if (e.start > t) break;
+      d += e.profile[Math.floor((t - e.start) / distStep)] ?? 0;
+    }
+    return d;
+  };
   let cureSum = 0;
   let cureN = 0;
   let ovenScrap = 0;
@@ -357,6 +424,14 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     else if (s.cycleFailures) s.cyclesToFailure = Math.max(1, Math.round((s.between as Sampler)(s.failRng)));
   };
 
+  /** Operating seconds until a part at `level` wears out (its failure level drawn now). */
+  const drawWear = (s: StationRt, level: number): void => {
+    const w = s.wear;
+    if (w === undefined || !(w.growthPerS > 0) || !(level > 0)) return;
+    const failAt = w.failAt(w.rng);
+    s.wearTtf = failAt > level ? Math.log(failAt / level) / w.growthPerS : 0;
+  };
+
   const runProcessing = (s: StationRt): void => {
     s.phase = P_PROC;
     if (paused > 0) {
@@ -367,7 +442,8 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     }
     setAcct(s, RUNNING);
     s.procStart = sim.now;
-    if (s.ttf < s.remaining) s.pending = setTimer(s.index, s.ttf, K_FAIL);
+    const ttf = Math.min(s.ttf, s.wearTtf);
+    if (ttf < s.remaining) s.pending = setTimer(s.index, ttf, K_FAIL);
     else s.pending = setTimer(s.index, s.remaining, K_DONE);
   };
 
@@ -490,6 +566,7 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     const el = sim.now - s.procStart;
     s.remaining -= el;
     s.ttf -= el;
+    s.wearTtf -= el;
   };
 
   const onDone = (i: number): void => {
@@ -500,7 +577,8 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     if (s.cycleFailures) s.cyclesToFailure--;
     let scrap: boolean;
     if (i === ovenIndex && oven !== undefined && qz !== undefined) {
-      const cure = zoneTemp(qz, sim.now) + oven.cureNoiseSdC * standardNormal(cureRng);
+      const cure =
+        zoneTemp(qz, sim.now) + disturbanceAt(sim.now) + oven.cureNoiseSdC * standardNormal(cureRng);
       const d = cure - oven.targetC;
       const x = absForm ? Math.abs(d) : d * d;
       const p = 1 / (1 + Math.exp(-(oven.scrapLogit.a + oven.scrapLogit.b * x)));
@@ -536,12 +614,22 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     s.failures++;
     s.phase = P_DOWN;
     setAcct(s, DOWN);
-    s.pending = setTimer(i, (s.repair as Sampler)(s.repairRng), K_REPAIRED);
+    const w = s.wear;
+    s.wearDown = w !== undefined && s.wearTtf <= s.ttf;
+    const repair = s.wearDown ? (w as WearRt).repair((w as WearRt).rng) : (s.repair as Sampler)(s.repairRng);
+    s.pending = setTimer(i, repair, K_REPAIRED);
   };
 
   const onRepaired = (i: number): void => {
     const s = st[i] as StationRt;
     s.pending = NO_EVENT;
+    if (s.wearDown) {
+      // The worn part was renewed; the random failure clock runs on. The cycle resumes.
+      s.wearDown = false;
+      drawWear(s, (s.wear as WearRt).newLevel);
+      runProcessing(s);
+      return;
+    }
     drawTtf(s);
     if (s.cycleFailures) {
       // A cycle-based failure happens before the cycle; the cycle starts now.
@@ -655,6 +743,9 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
 
   // Initial conditions: empty buffers, failure clocks drawn, every station tries to start.
   for (const s of st) drawTtf(s);
+  config.stations.forEach((c, i) => {
+    if (c.wear !== undefined) drawWear(st[i] as StationRt, c.wear.level);
+  });
   for (let k = 0; k < config.plannedStops.length; k++) {
     const ps = config.plannedStops[k] as (typeof config.plannedStops)[number];
     if (!(ps.periodS > ps.durationS && ps.durationS > 0)) {
