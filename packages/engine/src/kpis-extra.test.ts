@@ -104,6 +104,29 @@ describe('station KPIs beyond OEE', () => {
     expect(k?.throughput.partsPerHourShift).toBeCloseTo((190 * 3_600_000) / (now - t0), 9);
   });
 
+  it('throughput per shift leaves the break out of both the parts and the time', () => {
+    // 06:00 Berlin, a part a minute (at :30) until 10:44:30; the early shift's break is
+    // 10:00-10:30. At 10:45: 240 parts before the break, 30 during it, 15 after it.
+    const t0 = Date.UTC(2026, 0, 5, 5, 0, 0);
+    const clock = new ManualClock(t0);
+    const engine = createEngine({ model, clock, logger: silentLogger() });
+    engines.push(engine);
+    engine.ingest(
+      batch([
+        ['press/state', t0, PACKML_CODE.Execute],
+        ['press/parts_total', t0, 0],
+      ]),
+    );
+    for (let i = 0; i <= 284; i++)
+      engine.ingest(batch([['press/parts_total', t0 + 30_000 + i * MIN, i + 1]]));
+    clock.set(t0 + 285 * MIN);
+    const k = engine.stationKpis(`${L}/press`);
+    expect(k?.partsTotal).toBe(285);
+    // (240 + 15) parts in 4 h + 15 min of planned time.
+    expect(k?.throughput.partsPerHourShift).toBeCloseTo(255 / 4.25, 12);
+    expect(k?.throughput.partsPerHour60m).toBe(60);
+  });
+
   it('mean actual cycle time over the last 15 min of running', () => {
     const { engine } = scriptedPack();
     // In (90 min 5 s, 105 min 5 s]: down until 95 min, then 605 s running for 30 parts.
