@@ -46,6 +46,13 @@ export interface PlantOptions {
   speed?: number;
   /** The emulator's clock (a `ManualClock` in tests); default real time or accelerated by `speed`. */
   clock?: Clock;
+  /**
+   * Emulator time at start, ms since epoch (default: now). With the same seed, start time and
+   * faults, two runs produce the same ground-truth log. Ignored when `clock` is given.
+   */
+  startMs?: number;
+  /** Faults injected as the emulator starts, at its start time (before any physics step). */
+  faults?: PlantFault[];
   /** How much emulator time passes between publishing rounds (ms); default max(step, 20 ms × speed). */
   tickMs?: number;
   /** Stop the physics once this much emulator time has passed (ms); the endpoints keep serving. */
@@ -148,7 +155,11 @@ export async function startPlant(options: PlantOptions = {}): Promise<Plant> {
   const speed = options.speed ?? 1;
   // An accelerated clock of our own is restarted once the endpoints are up (see start()), so
   // the seconds spent generating certificates do not become hours of plant time.
-  const clock = options.clock ?? (speed === 1 ? new RealClock() : new AcceleratedClock(speed));
+  const clock =
+    options.clock ??
+    (speed === 1 && options.startMs === undefined
+      ? new RealClock()
+      : new AcceleratedClock(speed, options.startMs ?? Date.now()));
   const seed = options.seed ?? 7;
   const plant = new RunningPlant(model, line, config, clock, seed, speed, options, logger);
   try {
@@ -207,7 +218,11 @@ class RunningPlant implements Plant {
       line,
       config,
       seed,
-      startMs: Math.round(clock.now()),
+      // The given start exactly: an accelerated clock has moved on a little since it was made.
+      startMs:
+        options.clock === undefined && options.startMs !== undefined
+          ? options.startMs
+          : Math.round(clock.now()),
       writer: this.#table,
       periodMs: (p) => model.signal(p)?.def.periodMs,
     });
@@ -326,6 +341,8 @@ class RunningPlant implements Plant {
     if (o.clock === undefined && this.#clock instanceof AcceleratedClock) {
       this.#clock = new AcceleratedClock(this.#clock.speed, this.physics.nowMs);
     }
+    // At the start time exactly (no physics step yet), however long the endpoints took to open.
+    for (const f of o.faults ?? []) await this.#apply(f);
     this.#schedule();
     this.#logger.info({ seed: this.seed, endpoints: this.endpoints }, 'plant emulator running');
   }
@@ -409,6 +426,11 @@ class RunningPlant implements Plant {
 
   async inject(fault: PlantFault): Promise<void> {
     this.sync();
+    await this.#apply(fault);
+  }
+
+  /** Injects a fault at the physics' current time. */
+  async #apply(fault: PlantFault): Promise<void> {
     this.physics.noteInjection({ ...fault });
     this.#logger.info({ fault }, 'fault injected');
     switch (fault.kind) {

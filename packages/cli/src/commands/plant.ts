@@ -16,6 +16,24 @@ export function parseDuration(text: string): number {
   return Number(m[1]) * unit;
 }
 
+/**
+ * Parses `--start`: an ISO 8601 date-time with a zone (`2026-01-05T06:00:00+01:00`, `…Z`).
+ * @returns ms since epoch
+ * @throws GembaError GEMBA_INVALID_ARGUMENT
+ */
+export function parseStart(text: string): number {
+  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)
+    ? Date.parse(text)
+    : Number.NaN;
+  if (!Number.isFinite(ms)) {
+    throw new GembaError(
+      'GEMBA_INVALID_ARGUMENT',
+      `--start must be an ISO 8601 time with a zone, e.g. 2026-01-05T06:00:00+01:00, got '${text}'`,
+    );
+  }
+  return ms;
+}
+
 function portOf(url: string | undefined, fallback: number): number {
   if (url === undefined) return fallback;
   const m = /:(\d+)(?:\/|$)/.exec(url.replace(/^[a-z.]+:\/\//, 'x://'));
@@ -49,6 +67,7 @@ interface PlantCommandOptions {
   speed: number;
   seed: number;
   until?: string;
+  start?: string;
   opcuaPort?: number;
   modbusPort?: number;
   mqttUrl?: string;
@@ -80,6 +99,10 @@ export function registerPlantCommands(program: Command): void {
     )
     .option('--seed <n>', 'random seed (same seed, same event log)', number('seed'), 7)
     .option('--until <duration>', 'stop after this much plant time, e.g. 8h')
+    .option(
+      '--start <iso-time>',
+      'plant clock start, e.g. 2026-01-05T06:00:00+01:00 (default now); same seed and start, same truth log',
+    )
     .option(
       '--opcua-port <port>',
       'OPC UA port (default: the model endpoint port; 0 = ephemeral)',
@@ -126,6 +149,7 @@ export function registerPlantCommands(program: Command): void {
       const model = await loadModelFile(opts.model);
       const defaults = modelDefaults(model);
       const untilMs = opts.until === undefined ? undefined : parseDuration(opts.until);
+      const startMs = opts.start === undefined ? undefined : parseStart(opts.start);
       const mqttUrl = opts.mqtt ? (opts.mqttUrl ?? defaults.mqttUrl) : undefined;
       const plant = await startPlant({
         model,
@@ -141,10 +165,11 @@ export function registerPlantCommands(program: Command): void {
         ...(opts.groupId === undefined ? {} : { sparkplugGroupId: opts.groupId }),
         ...(opts.jsonTopic === undefined ? {} : { jsonTopic: opts.jsonTopic }),
         ...(untilMs === undefined ? {} : { untilMs }),
+        ...(startMs === undefined ? {} : { startMs }),
+        ...(faults.length === 0 ? {} : { faults }),
         ...(opts.truthLog === undefined ? {} : { truthLogFile: opts.truthLog }),
         ...(opts.hiddenParams === undefined ? {} : { hiddenParamsFile: opts.hiddenParams }),
       });
-      for (const f of faults) await plant.inject(f);
       console.log(`gemba plant: seed ${plant.seed}, speed ×${opts.speed}`);
       const e = plant.endpoints;
       if (e.opcua !== undefined)
