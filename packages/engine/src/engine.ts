@@ -93,6 +93,8 @@ const ROLE_GOOD = 5;
 const ROLE_SCRAP = 6;
 const ROLE_BUFFER = 7;
 const ROLE_PROCESS = 8;
+/** State and alarm events held for the historian while it is unavailable, at most. */
+const MAX_PENDING_EVENTS = 100_000;
 const ROLE_CODES: Partial<Record<SignalRole, number>> = {
   state: ROLE_STATE,
   state_reason: ROLE_REASON,
@@ -191,6 +193,8 @@ class GembaEngine implements Engine {
   readonly #anomalies: AnomalyEvent[] = [];
   #notifiedSeq = 0;
   #pendingEvents: HistorianEvent[] = [];
+  /** True while an append of the pending events waits in the write queue. */
+  #eventsScheduled = false;
   #writing: Promise<void> = Promise.resolve();
   #timer: TimerHandle | undefined;
   #stopped = false;
@@ -693,11 +697,12 @@ class GembaEngine implements Engine {
         }
       }
     }
-    if (this.#pendingEvents.length > 0) {
-      const events = this.#pendingEvents;
-      this.#pendingEvents = [];
-      const h = this.#historian;
-      if (h !== undefined) this.#write(() => h.appendEvents(events));
+    if (this.#pendingEvents.length > 0 && !this.#eventsScheduled && this.#historian !== undefined) {
+      // One append in the write queue at a time, taking every event pending when it starts:
+      // a historian slower than the event rate gets fewer, larger appends instead of a backlog
+      // of one small append per ingested batch.
+      this.#eventsScheduled = true;
+      this.#write(() => this.#flushEvents());
     }
     const seq = this.#feed.seq;
     if (seq !== this.#notifiedSeq) {
@@ -712,6 +717,29 @@ class GembaEngine implements Engine {
         }
       }
       this.#notifiedSeq = seq;
+    }
+  }
+
+  async #flushEvents(): Promise<void> {
+    this.#eventsScheduled = false;
+    const h = this.#historian;
+    const events = this.#pendingEvents;
+    if (h === undefined || events.length === 0) return;
+    this.#pendingEvents = [];
+    try {
+      await h.appendEvents(events);
+    } catch (err: unknown) {
+      // Kept for the next attempt (appends are idempotent by event id), up to a bound.
+      this.#pendingEvents = events.concat(this.#pendingEvents);
+      const over = this.#pendingEvents.length - MAX_PENDING_EVENTS;
+      if (over > 0) {
+        this.#pendingEvents.splice(0, over);
+        this.#log.error(
+          { dropped: over },
+          'historian unavailable too long: oldest state and alarm events dropped',
+        );
+      }
+      throw err;
     }
   }
 
