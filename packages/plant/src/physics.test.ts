@@ -88,6 +88,59 @@ describe('line physics over an 8-hour shift', () => {
   });
 });
 
+describe('the bottleneck shifts', () => {
+  /**
+   * Active share per station and window by the active period method: a station is active while
+   * it is not waiting (PackML Suspended: starved or blocked), i.e. working, in a micro-stop, down
+   * or in maintenance. The station active longest in a window is that window's bottleneck.
+   */
+  function activeShares(
+    events: readonly TruthEvent[],
+    stations: readonly string[],
+    windowMs: number,
+    windows: number,
+  ): Map<string, number>[] {
+    const shares = Array.from({ length: windows }, () => new Map(stations.map((st) => [st, 0])));
+    const since = new Map<string, { at: number; active: boolean }>();
+    const credit = (station: string, from: number, to: number): void => {
+      for (let w = Math.floor((from - START) / windowMs); w < windows; w++) {
+        const a = Math.max(from, START + w * windowMs);
+        const b = Math.min(to, START + (w + 1) * windowMs);
+        if (b <= a) break;
+        const m = shares[w] as Map<string, number>;
+        m.set(station, (m.get(station) ?? 0) + (b - a) / windowMs);
+      }
+    };
+    for (const e of events) {
+      if (e.kind !== 'state') continue;
+      const st = e.station.slice(LINE.length + 1);
+      const prev = since.get(st);
+      if (prev?.active === true) credit(st, prev.at, e.ts);
+      since.set(st, { at: e.ts, active: e.state !== 'Suspended' });
+    }
+    for (const [st, prev] of since) if (prev.active) credit(st, prev.at, START + windows * windowMs);
+    return shares;
+  }
+
+  const top = (m: Map<string, number>): string => [...m].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
+
+  it('moves between stations from hour to hour while the designed bottleneck (assembly) wins over the shift', () => {
+    const stations = ['press', 'weld', 'oven', 'assembly', 'test', 'pack'];
+    const { physics, events } = build(7);
+    physics.advanceTo(START + 8 * HOUR);
+    const hourly = activeShares(events, stations, HOUR, 8);
+    const [shift] = activeShares(events, stations, 8 * HOUR, 1);
+    expect(top(shift as Map<string, number>)).toBe('assembly');
+    const tops = hourly.map(top);
+    // Some hours have another bottleneck (weld, down for long repairs, starving the line), others
+    // the designed one (seed 7: weld in 4 hours, assembly in 4, assembly over the shift).
+    expect(tops).toContain('assembly');
+    expect(new Set(tops).size).toBeGreaterThan(1);
+    // Shares are fractions of the window.
+    for (const m of hourly) for (const v of m.values()) expect(v).toBeLessThanOrEqual(1 + 1e-9);
+  });
+});
+
 describe('setpoints change the physics', () => {
   function medianCycleS(events: readonly TruthEvent[], station: string, fromMs: number): number {
     const starts = new Map<number, number>();

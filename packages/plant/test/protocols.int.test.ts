@@ -287,6 +287,48 @@ describe('Modbus TCP server (oven)', () => {
     }
   });
 
+  it('serves the oven status bits in coils (FC1) and discrete inputs (FC2), read-only, following the physics', async () => {
+    const client = new ModbusRTU();
+    await client.connectTCP('127.0.0.1', { port: plant.endpoints.modbus?.port as number });
+    client.setID(1);
+    const expected = (): boolean[] => {
+      const state = plant.current(`${LINE}/oven/state`)?.value;
+      const inBand = [1, 2, 3].map((z) => {
+        const t = plant.current(`${LINE}/oven/zone${z}/temperature`)?.value as number;
+        const sp = plant.current(`${LINE}/oven/zone${z}/setpoint`)?.value as number;
+        return Math.abs(t - sp) <= 5;
+      });
+      return [state === 6, state === 9, ...inBand];
+    };
+    const read = async (): Promise<{ coils: boolean[]; inputs: boolean[] }> => ({
+      coils: (await client.readCoils(0, 5)).data.slice(0, 5),
+      inputs: (await client.readDiscreteInputs(0, 5)).data.slice(0, 5),
+    });
+    try {
+      plant.sync();
+      let bits = await read();
+      expect(bits.coils).toEqual(expected());
+      expect(bits.inputs).toEqual(bits.coils);
+      // A breakdown: running off, faulted on (PackML Aborted).
+      await plant.inject({ kind: 'breakdown', station: 'oven', durationS: 120 });
+      bits = await read();
+      expect(plant.current(`${LINE}/oven/state`)?.value).toBe(9);
+      expect(bits.coils.slice(0, 2)).toEqual([false, true]);
+      expect(bits.coils).toEqual(expected());
+      expect(bits.inputs).toEqual(bits.coils);
+      // Repaired after its duration: the faulted bit clears.
+      clock.advance(121_000);
+      bits = await read();
+      expect(bits.coils[1]).toBe(false);
+      expect(bits.coils).toEqual(expected());
+      // The status bits are read-only: FC5 is answered with exception 03 and changes nothing.
+      await expect(client.writeCoil(1, true)).rejects.toMatchObject({ modbusCode: 3 });
+      expect((await read()).coils[1]).toBe(false);
+    } finally {
+      await new Promise<void>((resolve) => client.close(() => resolve()));
+    }
+  });
+
   it('drops the endpoint on an injected comms loss and serves again afterwards', async () => {
     const port = plant.endpoints.modbus?.port as number;
     const res = await fetch(`${plant.endpoints.control}/inject`, {
