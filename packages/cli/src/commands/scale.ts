@@ -20,6 +20,7 @@ import {
   KvTwinStore,
   type LineConsumers,
   lineDurable,
+  restorePoint,
   startLineConsumers,
 } from '@gemba/nats';
 import {
@@ -49,46 +50,6 @@ function servers(busUrl: string): string[] {
 /** The key path a twin entry is stored under (alarms apart by id). */
 function twinKeyPath(e: TwinEntry): string {
   return e.kind === 'alarm' ? `${e.path}/${e.alarm.id.replace(/[^A-Za-z0-9_-]/g, '_')}` : e.path;
-}
-
-/**
- * Waits (at most `timeoutMs`) until the historian writer of `line` has acknowledged every message
- * the line's engine consumer was delivered (the writer's ack floor against the engine consumer's
- * delivered stream sequence). JetStream hands a new consumer instance the messages after the
- * delivered position first and the dead owner's unacknowledged ones only after their ack wait;
- * the engine drops those late ones as old, so the restore must already cover them. Returns at
- * once when the engine consumer does not exist yet or was delivered nothing.
- */
-async function historianCaughtUp(
-  bus: JetStreamBus,
-  line: string,
-  log: Logger,
-  timeoutMs = 15_000,
-): Promise<void> {
-  const filter = subjectForPath(line);
-  const stream = bus.layout.forFilter(filter).name;
-  const info = async (durable: string) => {
-    try {
-      return await bus.manager.consumers.info(stream, durable);
-    } catch {
-      return undefined; // no such consumer (yet)
-    }
-  };
-  const engineFloor = (await info(lineDurable('engine', line)))?.delivered.stream_seq ?? 0;
-  if (engineFloor === 0) return;
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const h = (await info(lineDurable('historian', line)))?.ack_floor.stream_seq ?? 0;
-    if (h >= engineFloor) return;
-    if (Date.now() > until) {
-      log.warn(
-        { line, engineFloor, historianFloor: h },
-        'historian behind the engine at takeover; restoring anyway',
-      );
-      return;
-    }
-    await new Promise<void>((r) => setTimeout(r, 100));
-  }
 }
 
 /** Options of {@link startGatewayNode}. */
@@ -180,8 +141,16 @@ export async function startEngineNode(o: EngineNodeOptions): Promise<ScaleNode &
     // Conflate the twin's changes and write them in rounds: the bucket holds the current state,
     // not every intermediate value.
     let pending = new Map<string, TwinEntry>();
+    // Only the lines this node owns go to the bucket: the adapter publishes KPIs of every line
+    // of the model, and another node's line here holds no data (or what it held before it moved).
+    const owned = new Set<string>();
+    const linePaths = o.model.lines.map((l) => l.path);
+    const ownedPath = (path: string): boolean => {
+      const line = linePaths.find((l) => path === l || path.startsWith(`${l}/`));
+      return line === undefined || owned.has(line);
+    };
     const offTwin = adapter.twin.subscribe((changes) => {
-      for (const c of changes) pending.set(entryKey(c), c);
+      for (const c of changes) if (ownedPath(c.path)) pending.set(entryKey(c), c);
     });
     let flushing: Promise<void> = Promise.resolve();
     const flush = (): Promise<void> => {
@@ -212,6 +181,7 @@ export async function startEngineNode(o: EngineNodeOptions): Promise<ScaleNode &
         m.ack();
       },
       onAcquired: async (line) => {
+        owned.add(line);
         writers.set(
           line,
           await startHistorianWriter({
@@ -225,16 +195,27 @@ export async function startEngineNode(o: EngineNodeOptions): Promise<ScaleNode &
             clock,
           }),
         );
-        // Warm start (issue 9): the line's state intervals, counters and last values from the
-        // historian, before its consumer resumes from the acknowledged position, so that KPIs
-        // after a failover cover what the previous owner saw. The historian first catches up
-        // with what the engine consumer was delivered (what the dead owner's writer held comes
-        // back after its ack wait), else the counters would miss the samples in between.
-        await historianCaughtUp(bus, line, log);
-        const restored = await engine.restore({ line });
-        log.info({ line, ...restored }, 'line restored from the historian');
+        // Warm start (issue 9): the line as of the stream position up to which the historian
+        // holds every message (its writer's ack floor), then the line's consumer replays the
+        // stream from the next message. The engine so takes in the same samples, in the same
+        // order, as if it had owned the line all along: whatever the previous owner took in,
+        // acknowledged or wrote (its state events are derived again), and however far ahead
+        // of the engine's position the historian writer was.
+        const point = await restorePoint(bus, subjectForPath(line), lineDurable('historian', line));
+        const restored = await engine.restore({ line, asOfMs: point.asOfMs });
+        log.info(
+          {
+            line,
+            seq: point.seq,
+            asOfMs: Number.isFinite(point.asOfMs) ? point.asOfMs : undefined,
+            ...restored,
+          },
+          'line restored from the historian',
+        );
+        return { fromSeq: point.seq + 1 };
       },
       onReleased: async (line) => {
+        owned.delete(line);
         const w = writers.get(line);
         writers.delete(line);
         await w?.stop();
