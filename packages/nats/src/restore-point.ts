@@ -11,8 +11,9 @@ export interface RestorePoint {
   seq: number;
   /**
    * Source time to restore as of, ms: the newest sample time in the message at `seq`; when that
-   * message is gone (or `seq` is 0), just before the oldest sample of the next message; with no
-   * later message, `Infinity` (everything the historian holds).
+   * message is gone or another subject's (JetStream may move a filtered consumer's ack floor past
+   * other subjects' messages), or `seq` is 0, just before the oldest sample of the subject's next
+   * message; with no later message, `Infinity` (everything the historian holds).
    */
   asOfMs: number;
 }
@@ -55,7 +56,10 @@ export async function restorePoint(
   try {
     seq = (await bus.manager.consumers.info(stream, historianDurable)).ack_floor.stream_seq;
   } catch (err: unknown) {
-    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
+    const code = err instanceof JetStreamApiError ? err.code : undefined;
+    // No stream yet: nothing was published, the historian holds whatever it holds.
+    if (code === JetStreamApiCodes.StreamNotFound) return { seq: 0, asOfMs: Number.POSITIVE_INFINITY };
+    if (code !== JetStreamApiCodes.ConsumerNotFound) throw err;
   }
   const batchAt = async (query: MsgRequest | { seq: number; next_by_subj: string }) => {
     // STREAM.MSG.GET takes `next_by_subj` (the first message on the subject at or after `seq`)
