@@ -60,13 +60,13 @@ function importsOf(file: string): ImportRef[] {
 
 const isTestish = (file: string): boolean => /\.test\.ts$|\/test\/|\/testing\//.test(file);
 
-/** True when package `name` exports a `./testing` entry point (contract suites, fixtures). */
-function exportsTesting(name: string): boolean {
+/** True when package `name` declares the entry point `.${sub}` in its exports (e.g. `./testing`). */
+function exportsEntry(name: string, sub: string): boolean {
   try {
     const m = JSON.parse(readFileSync(join(ROOT, 'packages', name, 'package.json'), 'utf8')) as {
       exports?: Record<string, string>;
     };
-    return m.exports?.['./testing'] !== undefined;
+    return m.exports?.[`.${sub}`] !== undefined;
   } catch {
     return false;
   }
@@ -84,7 +84,7 @@ function layerViolations(pkg: string, refs: readonly ImportRef[]): string[] {
       if (target !== pkg && !(ALLOWED[pkg] ?? []).includes(target)) {
         violations.push(`${ref.file}: ${pkg} may not import @gemba/${target}`);
       }
-      if (sub !== undefined && !(sub === '/testing' && exportsTesting(target))) {
+      if (sub !== undefined && !exportsEntry(target, sub)) {
         violations.push(`${ref.file}: deep import '${ref.spec}' (use the package's entry point)`);
       }
       if (sub === '/testing' && !isTestish(ref.file) && pkg !== target) {

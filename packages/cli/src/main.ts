@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { routeOpcuaLogs } from '@gemba/connect';
+import { routeOpcuaLogs } from '@gemba/connect/opcua-logs';
 import { createLogger, isGembaError } from '@gemba/core';
 import { Command, CommanderError } from 'commander';
 import { registerConnectCommands } from './commands/connect.ts';

@@ -2,7 +2,6 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   AcceleratedClock,
   type Clock,
@@ -16,6 +15,7 @@ import {
   type TimerHandle,
 } from '@gemba/core';
 import { type ControlServer, startControlServer } from './control-server.ts';
+import { DEMO_EMULATOR_FILE, DEMO_MODEL_FILE } from './demo-files.ts';
 import { type EmulatorConfig, loadEmulatorFile } from './emulator-config.ts';
 import type { PlantFault } from './faults.ts';
 import { JsonMeterPublisher } from './json-publisher.ts';
@@ -26,11 +26,7 @@ import { SignalTable, type SignalValue } from './signal-table.ts';
 import { SparkplugEdgeNode } from './sparkplug-node.ts';
 import type { TruthListener } from './truth.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-/** The demo line's plant model shipped with Gemba. */
-export const DEMO_MODEL_FILE = path.join(REPO_ROOT, 'examples/demo-line/plant.yaml');
-/** The demo line's hidden emulator parameters shipped with Gemba. */
-export const DEMO_EMULATOR_FILE = path.join(REPO_ROOT, 'examples/demo-line/emulator.yaml');
+export { DEMO_EMULATOR_FILE, DEMO_MODEL_FILE };
 
 /** Options for {@link startPlant}. Every endpoint defaults to an ephemeral port on 127.0.0.1. */
 export interface PlantOptions {

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { type BrowsedVariable, browseServer, discoverEndpoints, routeOpcuaLogs } from '@gemba/connect';
+import type { BrowsedVariable } from '@gemba/connect';
+import { routeOpcuaLogs } from '@gemba/connect/opcua-logs';
 import { createLogger, GembaError } from '@gemba/core';
 import type { Command } from 'commander';
 
@@ -61,6 +62,7 @@ export function registerConnectCommands(program: Command): void {
       // node-opcua's own chatter goes to stderr, and only when it is an error.
       routeOpcuaLogs(createLogger({ level: 'warn', destination: process.stderr }));
       const password = flags.passwordEnv === undefined ? undefined : process.env[flags.passwordEnv];
+      const { browseServer } = await import('@gemba/connect');
       const vars = await browseServer(endpoint, {
         pkiDir: flags.pkiDir,
         securityMode: flags.securityMode,
@@ -86,6 +88,7 @@ export function registerConnectCommands(program: Command): void {
         );
       }
       routeOpcuaLogs(createLogger({ level: 'warn', destination: process.stderr }));
+      const { discoverEndpoints } = await import('@gemba/connect');
       const eps = await discoverEndpoints(endpoint, { pkiDir: flags.pkiDir });
       if (flags.json === true) {
         console.log(JSON.stringify(eps, null, 2));

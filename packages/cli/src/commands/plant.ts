@@ -1,5 +1,6 @@
 import { createLogger, GembaError, loadModelFile, type Model } from '@gemba/core';
-import { DEMO_EMULATOR_FILE, DEMO_MODEL_FILE, type PlantFault, parseFault, startPlant } from '@gemba/plant';
+import { DEMO_EMULATOR_FILE, DEMO_MODEL_FILE } from '@gemba/plant/demo-files';
+import { type PlantFault, parseFault } from '@gemba/plant/faults';
 import type { Command } from 'commander';
 
 /**
@@ -151,6 +152,8 @@ export function registerPlantCommands(program: Command): void {
       const untilMs = opts.until === undefined ? undefined : parseDuration(opts.until);
       const startMs = opts.start === undefined ? undefined : parseStart(opts.start);
       const mqttUrl = opts.mqtt ? (opts.mqttUrl ?? defaults.mqttUrl) : undefined;
+      // The emulator (node-opcua's server among it) loads when the command runs.
+      const { startPlant } = await import('@gemba/plant');
       const plant = await startPlant({
         model,
         emulatorFile: opts.emulator,

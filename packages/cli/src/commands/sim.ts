@@ -1,21 +1,14 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { GembaError, loadModelFile, type Model } from '@gemba/core';
-import { openHistorian } from '@gemba/historian';
-import {
-  buildLineModel,
-  type CalibrationReport,
+import type {
+  CalibrationReport,
   calibrate,
-  calibrationSvg,
-  type Estimate,
-  type ExperimentResult,
-  experimentSvg,
-  type LineParameters,
-  parseChange,
+  Estimate,
+  ExperimentResult,
+  LineParameters,
   runReplications,
-  runWhatIf,
-  type Scenario,
-  type WhatIfResult,
-  whatIfSvg,
+  Scenario,
+  WhatIfResult,
 } from '@gemba/sim';
 import type { Command } from 'commander';
 
@@ -264,6 +257,8 @@ export function registerSimCommands(program: Command): void {
       .description('simulate the line (replications with 95 % CIs)'),
   ).action(async (file: string, o: CommonOptions) => {
     const m = await model(file);
+    // The simulation loads when a command runs, not when the CLI starts.
+    const { buildLineModel, runReplications, experimentSvg } = await import('@gemba/sim');
     const cfg = buildLineModel(m, await loadParams(o.params), buildOpts(o));
     const r = await runReplications(cfg, experimentOptions(o, 'replications'));
     if (o.svg !== undefined) await writeFile(o.svg, experimentSvg(r));
@@ -282,6 +277,7 @@ export function registerSimCommands(program: Command): void {
       .option('--combine', 'apply all --set changes together as one scenario'),
   ).action(async (file: string, o: CommonOptions & { set: string[]; combine?: boolean }) => {
     const m = await model(file);
+    const { buildLineModel, parseChange, runWhatIf, whatIfSvg } = await import('@gemba/sim');
     const cfg = buildLineModel(m, await loadParams(o.params), buildOpts(o));
     const changes = o.set.map(parseChange);
     const scenarios: Scenario[] =
@@ -342,6 +338,8 @@ export function registerSimCommands(program: Command): void {
         const toMs = Date.parse(o.to);
         if (!(toMs > fromMs))
           throw new GembaError('GEMBA_INVALID_ARGUMENT', `--from ${o.from} must be before --to ${o.to}`);
+        const { openHistorian } = await import('@gemba/historian');
+        const { calibrate, calibrationSvg } = await import('@gemba/sim');
         const h = await openHistorian(o.historian);
         try {
           const opts: Parameters<typeof calibrate>[3] = {

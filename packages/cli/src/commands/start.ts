@@ -1,9 +1,9 @@
-import { routeOpcuaLogs } from '@gemba/connect';
+import { routeOpcuaLogs } from '@gemba/connect/opcua-logs';
 import { createLogger, GembaError, type Logger, loadModelFile } from '@gemba/core';
 import type { Command } from 'commander';
-import { startDemo } from '../demo.ts';
-import { startMultiDemo } from '../multi-demo.ts';
-import { startPlatform } from '../platform.ts';
+
+// The platform's parts (node-opcua, DuckDB, fastify ...) load when a command runs, not when
+// the CLI starts: `gemba --help` or `gemba model check` need none of them.
 
 type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -72,6 +72,7 @@ export function registerStartCommands(program: Command): void {
         const logger = createLogger({ level: opts.logLevel });
         routeOpcuaLogs(logger);
         const model = await loadModelFile(opts.model);
+        const { startPlatform } = await import('../platform.ts');
         const platform = await startPlatform({
           model,
           logger,
@@ -139,6 +140,7 @@ export function registerStartCommands(program: Command): void {
         routeOpcuaLogs(logger);
         if (opts.plants !== undefined || opts.lines !== undefined) {
           // Scaled out (issue 9): packages/cli/src/multi-demo.ts.
+          const { startMultiDemo } = await import('../multi-demo.ts');
           const multi = await startMultiDemo({
             plants: opts.plants ?? 1,
             lines: opts.lines ?? 1,
@@ -161,6 +163,7 @@ export function registerStartCommands(program: Command): void {
           await untilSignal(logger, multi.stop);
           return;
         }
+        const { startDemo } = await import('../demo.ts');
         const demo = await startDemo({
           logger,
           speed: opts.speed,

@@ -1,6 +1,8 @@
 import { format } from 'node:util';
 import type { Logger } from '@gemba/core';
-import { setErrorLogger, setWarningLogger } from 'node-opcua-client';
+// node-opcua-debug (the loggers node-opcua-client uses, one copy in the tree) rather than the
+// client itself: the CLI routes the logs before it loads anything heavy.
+import { setErrorLogger, setWarningLogger } from 'node-opcua-debug';
 
 /**
  * Sends node-opcua's own warnings (chatty: certificate creation, Node version notes) to
