@@ -9,7 +9,7 @@ import { JetStreamBus } from '@gemba/nats';
 import { multiLineModelYaml, NATS_SERVER_BIN, NatsServerProcess } from '@gemba/nats/testing';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEngineNode } from '../src/commands/scale.ts';
+import { startEngineNode } from '../src/scale-nodes.ts';
 
 const PG_URL = process.env.GEMBA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const skip =

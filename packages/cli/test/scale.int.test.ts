@@ -7,7 +7,7 @@ import { JetStreamBus } from '@gemba/nats';
 import { NATS_SERVER_BIN, NatsServerProcess } from '@gemba/nats/testing';
 import { startPlant } from '@gemba/plant';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startApiNode, startEngineNode, startGatewayNode } from '../src/commands/scale.ts';
+import { startApiNode, startEngineNode, startGatewayNode } from '../src/scale-nodes.ts';
 
 const skip = await commandSkipReason(NATS_SERVER_BIN, 'apt-get install nats-server');
 
