@@ -73,6 +73,16 @@ describe('experiments', () => {
     expect(cfg.buffers[1]?.capacity).toBe(20);
     expect(cfg.oven?.zones[0]?.setpointC).toBe(175);
     expect(cfg.stations[0]?.failures?.repair).toEqual(exp(200));
+    // A repair-time change reaches a wear failure's renewal too (and a station with wear only).
+    const worn = demoLike();
+    (worn.stations[1] as (typeof worn.stations)[number]).wear = {
+      level: 2,
+      growthPerS: 1e-5,
+      newLevel: 1,
+      failAt: { family: 'deterministic', value: 11 },
+      repair: exp(3600),
+    };
+    expect(applyChanges(worn, [parseChange('weld.mttr=*0.5')]).stations[1]?.wear?.repair).toEqual(exp(1800));
     expect(() => applyChanges(demoLike(), [parseChange('drill.speed=+10%')])).toThrow(
       /no station, buffer or oven zone 'drill'/,
     );

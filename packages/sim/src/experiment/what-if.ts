@@ -98,10 +98,18 @@ export function applyChanges(config: LineConfig, changes: readonly Change[]): Li
         case 'mttr':
         case 'mtbf': {
           const f = st.failures;
-          if (f === undefined) throw bad(`station '${st.id}' has no failures to change`);
+          // A repair-time change applies to the wear failures' renewals too.
+          const w = c.param === 'mttr' ? st.wear : undefined;
+          if (f === undefined && w === undefined) throw bad(`station '${st.id}' has no failures to change`);
           const key = c.param === 'mttr' ? 'repair' : 'between';
-          const m = distributionMean(f[key]);
-          f[key] = scaleDistribution(f[key], apply(c, m) / m);
+          if (f !== undefined) {
+            const m = distributionMean(f[key]);
+            f[key] = scaleDistribution(f[key], apply(c, m) / m);
+          }
+          if (w !== undefined) {
+            const m = distributionMean(w.repair);
+            w.repair = scaleDistribution(w.repair, apply(c, m) / m);
+          }
           break;
         }
         case 'scrap':
