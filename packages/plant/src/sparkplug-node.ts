@@ -191,7 +191,9 @@ export class SparkplugEdgeNode {
           },
         ],
       },
-      1,
+      // Sparkplug 3.0 §6.4.19: NBIRTH at QoS 0 (as every message of the session but the will), so
+      // the broker keeps it in order with the DDATA after it; at QoS 1 aedes delivered data of a
+      // rebirth before its birth, and the host saw a sequence gap.
     );
     for (const device of this.#devices) {
       const metrics: UMetric[] = this.#metrics
@@ -207,7 +209,8 @@ export class SparkplugEdgeNode {
             ...(v === undefined || Number.isNaN(v.value) ? { isNull: true } : {}),
           };
         });
-      this.#publish(this.topic('DBIRTH', device), { timestamp: now, seq: this.#nextSeq(), metrics }, 1);
+      // §6.4.20: DBIRTH at QoS 0 too.
+      this.#publish(this.topic('DBIRTH', device), { timestamp: now, seq: this.#nextSeq(), metrics });
     }
     this.#born = true;
     this.#opts.logger.info(

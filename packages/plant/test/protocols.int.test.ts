@@ -433,10 +433,10 @@ describe.skipIf(mosquittoSkip !== undefined)(
       const jsonTopic = `gemba-test/${groupId}/energy`;
       const client = mqtt.connect(MQTT_URL, { clientId: `${groupId}-host` });
       await within(new Promise((r) => client.once('connect', r)), 5000, 'MQTT connect');
-      const messages: { topic: string; payload: Buffer }[] = [];
+      const messages: { topic: string; payload: Buffer; qos: number }[] = [];
       const waiters: { pred: (t: string, p: Buffer) => boolean; resolve: () => void }[] = [];
-      client.on('message', (topic, payload) => {
-        messages.push({ topic, payload });
+      client.on('message', (topic, payload, packet) => {
+        messages.push({ topic, payload, qos: packet.qos });
         for (const w of [...waiters]) {
           if (w.pred(topic, payload)) {
             waiters.splice(waiters.indexOf(w), 1);
@@ -461,6 +461,11 @@ describe.skipIf(mosquittoSkip !== undefined)(
         expect(plant.sourceOverrides()['sparkplug-line1']).toEqual({ url: MQTT_URL, groupId });
         expect(plant.sourceOverrides()['mqtt-energy']).toEqual({ url: MQTT_URL, topic: jsonTopic });
         await births;
+        // Sparkplug 3.0 §6.4.19/§6.4.20: births at QoS 0 (this host subscribed at QoS 1, so a
+        // QoS 1 birth would arrive as QoS 1).
+        const birthQos = messages.filter((m) => /\/(N|D)BIRTH\//.test(`${m.topic}/`)).map((m) => m.qos);
+        expect(birthQos.length).toBeGreaterThanOrEqual(4);
+        expect(new Set(birthQos)).toEqual(new Set([0]));
         const dbirth = decodePayload(
           messages.find((m) => m.topic.endsWith('/DBIRTH/line1/assembly'))?.payload as Buffer,
         );
