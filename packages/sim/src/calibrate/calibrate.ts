@@ -218,8 +218,9 @@ async function rawAll(h: Historian, signal: string | undefined, w: TimeRange): P
  * cycle-time distribution (from the running time between counter increments), time between
  * failures (running time between `down` starts) and repair times (durations of `down`), with
  * intervals cut by the window's edges entering as right-censored; micro-stop rate and
- * durations; scrap probability; for the oven the zones' time constants and the
- * scrap-versus-cure-temperature-deviation curve. Each distribution is fitted by maximum
+ * durations; scrap probability; wear failures from a condition signal (see `fitWear`); for the
+ * oven the zones' time constants, the scrap-versus-cure-temperature-deviation curve and the
+ * quality zone's disturbance episodes. Each distribution is fitted by maximum
  * likelihood over several families and chosen by AICc. Then (unless `validate: false`) the
  * calibrated model is simulated over a window of the same length and compared with what was
  * observed (throughput, state shares, buffer levels).
