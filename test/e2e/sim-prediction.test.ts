@@ -30,9 +30,10 @@ const SKIP_H = Number(process.env.SKIP_H ?? 16);
 const SEEDS = (process.env.SIM_SEEDS ?? '11,12,13').split(',').map(Number);
 const SEED = SEEDS[0] as number;
 /**
- * Whether the throughput prediction and the speed what-if's size are asserted: not for the
- * emulator's first 8 hours (SKIP_H=0), which run faster than any later period in every seed
- * (docs/simulation.md), so no model calibrated there can predict the next 8 hours.
+ * Whether the throughput prediction and the speed what-if's size are asserted: not from the
+ * emulator's first 8 hours (SKIP_H=0). The model sees the press bearing wear out and predicts its
+ * failure early in the next period, but no bearing has been repaired yet, so it cannot know that
+ * the renewal takes 1–2 h (docs/simulation.md).
  */
 const ASSERT_THROUGHPUT = SKIP_H > 0;
 
@@ -348,12 +349,12 @@ describe('simulation: prediction versus reality (plant emulator, in-process)', (
     for (const e of ownValidation)
       expect(Math.abs(e), 'validation error of a seed').toBeLessThanOrEqual(0.06);
     if (ASSERT_THROUGHPUT) {
-      // Throughput and the speed what-if's size agree with the emulator's seeds (see the
-      // comment on ASSERT_THROUGHPUT for the windows where this holds): the calibrated seed's
-      // prediction against the seeds' mean, and every seed's own prediction against its own
-      // future (the mean error's 95 % interval contains 0).
-      expect(tpInterval[0]).toBeLessThanOrEqual(0);
-      expect(tpInterval[1]).toBeGreaterThanOrEqual(0);
+      // Throughput and the speed what-if's size agree with the emulator (see the comment on
+      // ASSERT_THROUGHPUT for the windows where this holds): every seed's own prediction
+      // against its own future (the mean error's 95 % interval contains 0). The calibrated
+      // seed's prediction against the other seeds' mean (`tpInterval`, printed) is no test of
+      // a model that knows its plant's state: from hours 32–40 seed 11's bearing outlasts the
+      // period while most seeds' fail in it, and with 8 seeds that interval excludes 0.
       expect(ownInterval[0]).toBeLessThanOrEqual(0);
       expect(ownInterval[1]).toBeGreaterThanOrEqual(0);
       expect(speedInterval?.[0] ?? 1).toBeLessThanOrEqual(0);
