@@ -152,6 +152,36 @@ describe('line simulation: textbook lines (fixed seeds)', () => {
     expect(limited.oven?.scrapRate).toBeCloseTo(p(10), 2);
   });
 
+  it('quality-zone disturbances: a replayed episode shifts the cure temperature while it lasts; drawn ones come at their rate', () => {
+    const oven = (disturbances: NonNullable<LineConfig['oven']>['disturbances']): LineConfig => ({
+      ...line([station('oven', { family: 'deterministic', value: 10 })], []),
+      oven: {
+        station: 'oven',
+        zones: [{ id: 'zone2', setpointC: 180, timeConstantS: 300, ambientC: 20, maxRiseC: 230 }],
+        qualityZone: 'zone2',
+        targetC: 180,
+        cureNoiseSdC: 0,
+        scrapLogit: { a: -4, b: 0.1 },
+        ...(disturbances === undefined ? {} : { disturbances }),
+      },
+    });
+    const p = (d: number): number => 1 / (1 + Math.exp(-(-4 + 0.1 * d * d)));
+    // 10 °C low for 10 000 s of a 100 000-s run: a tenth of the parts at p(10), the rest at p(0).
+    const replay = simulateLine(
+      oven({ stepS: 1000, profiles: [Array(10).fill(-10)], ratePerS: 0, at: [{ atS: 50_000, profile: 0 }] }),
+      { seed: 1, horizonS: 100_000 },
+    );
+    expect(replay.oven?.meanCureTempC).toBeCloseTo(179, 6);
+    expect(replay.oven?.scrapRate).toBeCloseTo(0.1 * p(10) + 0.9 * p(0), 2);
+    // Drawn at one per 100 000 s, 1000 s each, over 10⁷ s: ≈ 1 % of the time 10 °C low.
+    const drawn = simulateLine(oven({ stepS: 1000, profiles: [[-10]], ratePerS: 1e-5 }), {
+      seed: 2,
+      horizonS: 1e7,
+    });
+    expect(drawn.oven?.meanCureTempC).toBeGreaterThan(180 - 0.1 * 1.5);
+    expect(drawn.oven?.meanCureTempC).toBeLessThan(180 - 0.1 * 0.6);
+  });
+
   it('cure scrap found at a downstream inspection station travels there first', () => {
     const cfg: LineConfig = {
       ...line(
