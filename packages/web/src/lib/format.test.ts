@@ -35,6 +35,9 @@ describe('dashboard formatting', () => {
     expect(valueStatus(entry(180, now - 500, 'bad'), meta('process_value', 1000), now)).toBe('bad');
     expect(valueStatus(entry(180, now - 60_000), meta('process_value', 1000), now)).toBe('stale');
     expect(valueStatus(entry(180, now - 500), meta('process_value', 1000), now)).toBeNull();
+    // An accelerated plant clock (×60): a minute of plant time is a second of wall time.
+    expect(valueStatus(entry(180, now - 60_000), meta('process_value', 1000), now, 60)).toBeNull();
+    expect(valueStatus(entry(180, now - 700_000), meta('process_value', 1000), now, 60)).toBe('stale');
     // Counters are reported by exception: silence is not staleness.
     expect(valueStatus(entry(12, now - 600_000), meta('part_counter', 1000), now)).toBeNull();
     expect(valueStatus(entry(180, now - 500, 'uncertain'), meta('process_value', 1000), now)).toBe(

@@ -40,11 +40,16 @@ export function fmtDuration(ms: number): string {
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
 
-/** Why a value must not look live: `bad`, `stale`, `no data`, or null when it is fine. */
+/**
+ * Why a value must not look live: `bad`, `stale`, `no data`, or null when it is fine.
+ * `clockRate` is plant time per wall time: acquisition periods are wall time, so in an
+ * accelerated demo (×60) a value is stale only after 60× as much plant time.
+ */
 export function valueStatus(
   e: ValueEntry | undefined,
   meta: SignalMeta | undefined,
   nowMs: number,
+  clockRate = 1,
 ): 'bad' | 'stale' | 'no data' | 'uncertain' | null {
   if (e === undefined || e.value === null || e.ts <= 0) return 'no data';
   if (e.quality === 'bad') return 'bad';
@@ -52,7 +57,12 @@ export function valueStatus(
   // report-by-exception): silence means "unchanged", so only continuously sampled values go stale.
   const period = meta?.periodMs;
   const continuous = meta?.role === 'process_value' || meta?.role === 'power' || meta?.role === 'energy';
-  if (continuous && period !== undefined && nowMs - e.ts > Math.max(5 * period, 10_000)) return 'stale';
+  if (
+    continuous &&
+    period !== undefined &&
+    nowMs - e.ts > Math.max(5 * period, 10_000) * Math.max(1, clockRate)
+  )
+    return 'stale';
   if (e.quality === 'uncertain') return 'uncertain';
   return null;
 }

@@ -32,6 +32,8 @@ class LiveTwin {
    * accelerated demo is hours away from the plant's, so history-backed panels wait for it.
    */
   synced = $state(false);
+  /** Plant time per wall time (1 live; the emulator's speed in an accelerated demo), rounded. */
+  rate = $state(1);
   error = $state<string | null>(null);
 
   #ws: WebSocket | null = null;
@@ -105,7 +107,10 @@ class LiveTwin {
     const dl = local - this.#localAt;
     if (estimateRate && dl >= 1000) {
       const r = (serverNow - this.#serverNow) / dl;
-      if (Number.isFinite(r) && r > 0) this.#rate = Math.min(10_000, Math.max(0.01, r));
+      if (Number.isFinite(r) && r > 0) {
+        this.#rate = Math.min(10_000, Math.max(0.01, r));
+        this.rate = Math.round(this.#rate * 100) / 100;
+      }
     }
     this.#serverNow = serverNow;
     this.#localAt = local;
