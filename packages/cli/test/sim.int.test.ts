@@ -55,4 +55,22 @@ describe('gemba sim', () => {
     expect(r.err).toMatch(/^gemba: change 'drill.speed=\+10%': no station, buffer or oven zone 'drill'/m);
     expect(r.err).not.toMatch(/\n\s+at /);
   });
+
+  it('calibrate names a flag whose time is not a time', () => {
+    const r = gemba(
+      'sim',
+      'calibrate',
+      DEMO,
+      '--historian',
+      '/nonexistent/historian',
+      '--from',
+      '2026-01-05T05:00:00Z',
+      '--to',
+      '2026-01-05T13:00:00Z',
+      '--failure-history-from',
+      'yesterday',
+    );
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^gemba: --failure-history-from yesterday is not a time/m);
+  });
 });

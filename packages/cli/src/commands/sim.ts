@@ -314,6 +314,10 @@ export function registerSimCommands(program: Command): void {
     .option('--replications <n>', 'validation replications', '10')
     .option('--no-validate', 'skip the validation run')
     .option('--scrap-curve-from <iso>', 'fit the oven scrap curve on the history from here (default --from)')
+    .option(
+      '--failure-history-from <iso>',
+      'learn wear failures (condition signals such as bearing vibration) from the history from here (default --from)',
+    )
     .option('--json', 'print the whole report as JSON')
     .option('--svg <file>', 'write an SVG report')
     .action(
@@ -331,13 +335,20 @@ export function registerSimCommands(program: Command): void {
           json?: boolean;
           svg?: string;
           scrapCurveFrom?: string;
+          failureHistoryFrom?: string;
         },
       ) => {
         const m = await model(file);
-        const fromMs = Date.parse(o.from);
-        const toMs = Date.parse(o.to);
+        const fromMs = isoTime(o.from, '--from');
+        const toMs = isoTime(o.to, '--to');
         if (!(toMs > fromMs))
           throw new GembaError('GEMBA_INVALID_ARGUMENT', `--from ${o.from} must be before --to ${o.to}`);
+        const scrapCurveFromMs =
+          o.scrapCurveFrom === undefined ? undefined : isoTime(o.scrapCurveFrom, '--scrap-curve-from');
+        const failureHistoryFromMs =
+          o.failureHistoryFrom === undefined
+            ? undefined
+            : isoTime(o.failureHistoryFrom, '--failure-history-from');
         const { openHistorian } = await import('@gemba/historian');
         const { calibrate, calibrationSvg } = await import('@gemba/sim');
         const h = await openHistorian(o.historian);
@@ -349,15 +360,8 @@ export function registerSimCommands(program: Command): void {
           };
           if (o.line !== undefined) opts.line = o.line;
           if (o.product !== undefined) opts.product = o.product;
-          if (o.scrapCurveFrom !== undefined) {
-            const c = Date.parse(o.scrapCurveFrom);
-            if (!Number.isFinite(c))
-              throw new GembaError(
-                'GEMBA_INVALID_ARGUMENT',
-                `--scrap-curve-from ${o.scrapCurveFrom} is not a time`,
-              );
-            opts.scrapCurveFromMs = c;
-          }
+          if (scrapCurveFromMs !== undefined) opts.scrapCurveFromMs = scrapCurveFromMs;
+          if (failureHistoryFromMs !== undefined) opts.failureHistoryFromMs = failureHistoryFromMs;
           const r = await calibrate(h, m, { fromMs, toMs }, opts);
           if (o.out !== undefined) await writeFile(o.out, `${JSON.stringify(r.parameters, null, 2)}\n`);
           if (o.svg !== undefined) await writeFile(o.svg, calibrationSvg(r));
@@ -367,4 +371,11 @@ export function registerSimCommands(program: Command): void {
         }
       },
     );
+}
+
+/** An ISO time given for `flag`, as epoch ms; a clear error when it is not one. */
+function isoTime(text: string, flag: string): number {
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms)) throw new GembaError('GEMBA_INVALID_ARGUMENT', `${flag} ${text} is not a time`);
+  return ms;
 }
