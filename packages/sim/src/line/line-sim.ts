@@ -372,9 +372,12 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
     }
     return d;
   };
-  let cureSum = 0;
-  let cureN = 0;
-  let ovenScrap = 0;
+  // The oven's running sums in a typed array: a number kept in a closure variable is boxed anew
+  // on every write.
+  const ovenSums = new Float64Array(3);
+  const CURE_SUM = 0;
+  const CURE_N = 1;
+  const OVEN_SCRAP = 2;
   const zoneTemp = (z: ZoneState, t: number): number =>
     z.tau > 0 ? z.goal + (z.temp - z.goal) * Math.exp(-(t - z.t) / z.tau) : z.goal;
   // Zone temperatures move slowly; accumulate their time integral only at changes and the end.
@@ -591,9 +594,9 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
       }
       tracePart?.(s.id, sim.now, scrap, cure);
       if (sim.now >= statsFrom) {
-        cureSum += cure;
-        cureN++;
-        if (doomed) ovenScrap++;
+        ovenSums[CURE_SUM] = (ovenSums[CURE_SUM] as number) + cure;
+        ovenSums[CURE_N] = (ovenSums[CURE_N] as number) + 1;
+        if (doomed) ovenSums[OVEN_SCRAP] = (ovenSums[OVEN_SCRAP] as number) + 1;
       }
     } else {
       scrap = (s.scrapP > 0 && s.scrapRng.next() < s.scrapP) || (i === inspectIndex && s.flag === 1);
@@ -760,9 +763,11 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
   for (let i = last; i >= 0; i--) tryStart(st[i] as StationRt);
 
   // The event loop: the earliest of the station timers and the calendar; calendar events go
-  // first at equal times.
+  // first at equal times. Only calendar events schedule calendar events, so the calendar's next
+  // time is read again only after one fired.
   let stationEvents = 0;
   const calendar = sim.calendar;
+  let tc = calendar.peekTime();
   for (;;) {
     let m = -1;
     let tm = Number.POSITIVE_INFINITY;
@@ -775,10 +780,10 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
         sq = timerSeq[i] as number;
       }
     }
-    const tc = calendar.peekTime();
     if (tc <= tm) {
       if (tc > horizon) break;
       sim.eventsFired += calendar.dispatch(tc, 1, sim);
+      tc = calendar.peekTime();
       continue;
     }
     if (tm > horizon) break;
@@ -861,9 +866,10 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
       zoneAdvance(z, sim.now);
       zoneMeanC[z.id] = z.area / measured;
     }
+    const cureN = ovenSums[CURE_N] as number;
     result.oven = {
-      meanCureTempC: cureN > 0 ? cureSum / cureN : Number.NaN,
-      scrapRate: cureN > 0 ? ovenScrap / cureN : 0,
+      meanCureTempC: cureN > 0 ? (ovenSums[CURE_SUM] as number) / cureN : Number.NaN,
+      scrapRate: cureN > 0 ? (ovenSums[OVEN_SCRAP] as number) / cureN : 0,
       zoneMeanC,
     };
   }
