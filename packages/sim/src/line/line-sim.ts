@@ -378,8 +378,9 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
   const CURE_SUM = 0;
   const CURE_N = 1;
   const OVEN_SCRAP = 2;
+  // A zone at its goal stays there: goal + 0 · e^… is goal, bit for bit, without the exp.
   const zoneTemp = (z: ZoneState, t: number): number =>
-    z.tau > 0 ? z.goal + (z.temp - z.goal) * Math.exp(-(t - z.t) / z.tau) : z.goal;
+    z.tau > 0 && z.temp !== z.goal ? z.goal + (z.temp - z.goal) * Math.exp(-(t - z.t) / z.tau) : z.goal;
   // Zone temperatures move slowly; accumulate their time integral only at changes and the end.
   const zoneAdvance = (z: ZoneState, t: number): void => {
     const dt = t - z.t;
