@@ -772,14 +772,13 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
   for (;;) {
     let m = -1;
     let tm = Number.POSITIVE_INFINITY;
-    let sq = 0;
     for (let i = 0; i < n; i++) {
       const t = timerAt[i] as number;
-      if (t < tm || (t === tm && m >= 0 && (timerSeq[i] as number) < sq)) {
+      if (t > tm) continue;
+      if (t < tm) {
         tm = t;
         m = i;
-        sq = timerSeq[i] as number;
-      }
+      } else if (m >= 0 && (timerSeq[i] as number) < (timerSeq[m] as number)) m = i;
     }
     if (tc <= tm) {
       if (tc > horizon) break;
