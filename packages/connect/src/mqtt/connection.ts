@@ -73,6 +73,25 @@ export function connackRefusal(err: unknown): string | undefined {
   return err.message;
 }
 
+/**
+ * A broker refuses every reconnect for the same reason: this keeps the last one so that each
+ * distinct refusal is reported once.
+ */
+export class RefusalOnce {
+  #last: string | undefined;
+  /** The refusal in `err` when it differs from the last one, else undefined. */
+  take(err: unknown): string | undefined {
+    const refused = connackRefusal(err);
+    if (refused === undefined || refused === this.#last) return undefined;
+    this.#last = refused;
+    return refused;
+  }
+  /** Forgets the last refusal (the broker accepted us). */
+  reset(): void {
+    this.#last = undefined;
+  }
+}
+
 /** Connects (without waiting) and returns the client. */
 export function connectMqtt(url: string, options: mqtt.IClientOptions): mqtt.MqttClient {
   return mqtt.connect(url, options);

@@ -98,6 +98,16 @@ export abstract class BaseSource implements Source {
     this.emitBatch(b.build());
   }
 
+  /**
+   * The peer refused us (credentials, authorisation): every signal bad and one `disconnected`
+   * status naming the peer and its reason; the driver keeps retrying as `retrying` says.
+   */
+  protected peerRefused(peer: string, reason: string, retrying: string): void {
+    this.log.warn({ peer, reason }, 'peer refused the connection');
+    this.emitBad(this.signals);
+    this.emitStatus('disconnected', `${peer}: ${reason}; ${retrying}`);
+  }
+
   /** The error for a write to a signal this source does not feed or cannot write. */
   protected notWritable(signal: string, why: string): GembaError {
     return new GembaError('GEMBA_CONNECT_WRITE', `source '${this.id}' cannot write '${signal}': ${why}`, {

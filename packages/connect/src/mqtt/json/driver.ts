@@ -10,7 +10,7 @@ import {
 } from '@gemba/core';
 import type mqtt from 'mqtt';
 import { BaseSource } from '../../source/base-source.ts';
-import { connackRefusal, connectMqtt, mqttOptions, topicMatches } from '../connection.ts';
+import { connectMqtt, mqttOptions, RefusalOnce, topicMatches } from '../connection.ts';
 import { extract, parseJson } from './decode.ts';
 
 /** Options of {@link MqttJsonSource}. */
@@ -42,7 +42,7 @@ export class MqttJsonSource extends BaseSource {
   readonly #byTopic = new Map<string, JsonBinding[]>();
   #client: mqtt.MqttClient | undefined;
   /** The broker's last refusal of our CONNECT, reported once. */
-  #refusal: string | undefined;
+  readonly #refusals = new RefusalOnce();
 
   constructor(def: MqttJsonSourceDef, bindings: readonly ResolvedBinding[], options: MqttJsonSourceOptions) {
     super(def.id, options.clock, options.logger.child({ component: 'connect.mqtt-json', source: def.id }));
@@ -76,7 +76,7 @@ export class MqttJsonSource extends BaseSource {
     this.#client = client;
     const topics = [...new Set(this.#bindings.map((b) => b.topic))];
     client.on('connect', () => {
-      this.#refusal = undefined;
+      this.#refusals.reset();
       client.subscribe(topics, { qos: 1 }, (err) => {
         if (err)
           this.emitStatus(
@@ -94,15 +94,9 @@ export class MqttJsonSource extends BaseSource {
 
   /** A refused CONNECT (credentials, authorisation) is reported once per distinct reason. */
   #onError(err: Error): void {
-    const refused = connackRefusal(err);
-    if (refused === undefined || refused === this.#refusal) {
-      this.log.debug({ err }, 'mqtt error');
-      return;
-    }
-    this.#refusal = refused;
-    this.log.warn({ err, url: this.#def.url }, 'MQTT broker refused the connection');
-    this.emitBad(this.signals);
-    this.emitStatus('disconnected', `${this.#def.url}: ${refused}; retrying every second`);
+    const refused = this.#refusals.take(err);
+    if (refused === undefined) this.log.debug({ err }, 'mqtt error');
+    else this.peerRefused(this.#def.url, refused, 'retrying every second');
   }
 
   #lost(reason: string): void {

@@ -8,7 +8,7 @@ import {
 } from '@gemba/core';
 import type mqtt from 'mqtt';
 import { BaseSource } from '../../source/base-source.ts';
-import { connackRefusal, connectMqtt, mqttOptions } from '../connection.ts';
+import { connectMqtt, mqttOptions, RefusalOnce } from '../connection.ts';
 import { type DecodedPayload, decodeSparkplug, encodeSparkplug, inferType } from './codec.ts';
 
 /** Options of {@link SparkplugHostSource}. */
@@ -52,7 +52,7 @@ export class SparkplugHostSource extends BaseSource {
   readonly #rebirthIntervalMs: number;
   #client: mqtt.MqttClient | undefined;
   /** The broker's last refusal of our CONNECT, reported once. */
-  #refusal: string | undefined;
+  readonly #refusals = new RefusalOnce();
   /** Messages and metrics decoded since start. */
   readonly counters = { messages: 0, metrics: 0, malformed: 0, gaps: 0, rebirths: 0 };
 
@@ -98,7 +98,7 @@ export class SparkplugHostSource extends BaseSource {
     this.#client = client;
     const filter = `${NS}/${this.#def.groupId}/#`;
     client.on('connect', () => {
-      this.#refusal = undefined;
+      this.#refusals.reset();
       // QoS 1: what edge nodes publish at QoS 1 is not dropped by the broker when the host lags.
       client.subscribe(filter, { qos: 1 }, (err) => {
         if (err) {
@@ -126,15 +126,9 @@ export class SparkplugHostSource extends BaseSource {
     });
     client.on('error', (err) => {
       // A refused CONNECT (credentials, authorisation) is reported once per distinct reason.
-      const refused = connackRefusal(err);
-      if (refused === undefined || refused === this.#refusal) {
-        this.log.debug({ err }, 'mqtt error');
-        return;
-      }
-      this.#refusal = refused;
-      this.log.warn({ err, url: this.#def.url }, 'MQTT broker refused the connection');
-      this.emitBad(this.signals);
-      this.emitStatus('disconnected', `${this.#def.url}: ${refused}; retrying every second`);
+      const refused = this.#refusals.take(err);
+      if (refused === undefined) this.log.debug({ err }, 'mqtt error');
+      else this.peerRefused(this.#def.url, refused, 'retrying every second');
     });
     client.on('message', (topic, payload) => this.handleMessage(topic, payload));
   }
