@@ -1,4 +1,5 @@
 import type { Sample } from '@gemba/core';
+import { median, robustSd } from '../stats/robust.ts';
 
 /** A zone's fitted dynamics. */
 export interface ZoneFit {
@@ -45,12 +46,6 @@ export interface ScrapCurveFit {
   averagingS: number;
   /** Observed vs fitted scrap rates per band of |d|. */
   bands: { fromC: number; toC: number; parts: number; observed: number; fitted: number }[];
-}
-
-function median(xs: readonly number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 === 1 ? (s[n >> 1] as number) : ((s[n / 2 - 1] as number) + (s[n / 2] as number)) / 2;
 }
 
 /** Median interval between consecutive completions, ms (0 with fewer than two). */
@@ -379,8 +374,7 @@ export function fitScrapCurve(
       if (temp !== undefined) devs.push(temp - sp);
     }
     if (devs.length === 0) return 0;
-    const med = median(devs);
-    return 1.4826 * median(devs.map((x) => Math.abs(x - med)));
+    return robustSd(devs);
   };
   const b = best as Cand | undefined;
   if (b === undefined || 2 * b.gain < 10) return undefined;
@@ -485,8 +479,7 @@ export function findDisturbances(
   }
   const seen = dev.filter((_, k) => ok[k]);
   if (seen.length < 10) return undefined;
-  const med = median(seen);
-  const sd = 1.4826 * median(seen.map((x) => Math.abs(x - med)));
+  const sd = robustSd(seen);
   const threshold = Math.max(1.5, 6 * sd);
   const profiles: number[][] = [];
   const startsMs: number[] = [];

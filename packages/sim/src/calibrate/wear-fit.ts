@@ -1,5 +1,6 @@
 import type { Sample } from '@gemba/core';
 import type { DistributionSpec } from '../random/distributions.ts';
+import { median } from '../stats/robust.ts';
 
 /** A span of station time in one state, ms (running and down spans are what the wear fit reads). */
 export interface StateSpan {
@@ -49,13 +50,6 @@ const EDGE_MS = 2_000;
 const RENEWAL_RATIO = 0.6;
 /** The spread of a failure level known from one renewal or a limit only (relative sd). */
 const DEFAULT_FAIL_CV = 0.05;
-
-/** Median of a non-empty list. */
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
 
 /**
  * Fits a condition signal (e.g. bearing vibration) as wear: measured while the station runs,
