@@ -32,7 +32,10 @@ class LiveTwin {
    * accelerated demo is hours away from the plant's, so history-backed panels wait for it.
    */
   synced = $state(false);
-  /** Plant time per wall time (1 live; the emulator's speed in an accelerated demo), rounded. */
+  /**
+   * How fast the plant clock runs against the local clock, as measured between server clock
+   * reports: 1 in real time, the emulator's speed in an accelerated demo.
+   */
   rate = $state(1);
   error = $state<string | null>(null);
 
@@ -41,11 +44,9 @@ class LiveTwin {
   #seq: number | undefined;
   #patterns: string[] = ['#'];
   #held = new Map<string, TwinEntry>();
-  // The plant clock as last reported by the server, and how fast it runs against the local
-  // clock (1 in real time; the emulator's speed in an accelerated demo).
+  // The plant clock as last reported by the server (its rate is `rate`).
   #serverNow = Date.now();
   #localAt = Date.now();
-  #rate = 1;
   #retryMs = 500;
   #stopped = false;
 
@@ -99,7 +100,7 @@ class LiveTwin {
   }
 
   #plantNow(): number {
-    return Math.floor(this.#serverNow + (Date.now() - this.#localAt) * this.#rate);
+    return Math.floor(this.#serverNow + (Date.now() - this.#localAt) * this.rate);
   }
 
   #syncClock(serverNow: number, estimateRate: boolean): void {
@@ -108,8 +109,7 @@ class LiveTwin {
     if (estimateRate && dl >= 1000) {
       const r = (serverNow - this.#serverNow) / dl;
       if (Number.isFinite(r) && r > 0) {
-        this.#rate = Math.min(10_000, Math.max(0.01, r));
-        this.rate = Math.round(this.#rate * 100) / 100;
+        this.rate = Math.min(10_000, Math.max(0.01, r));
       }
     }
     this.#serverNow = serverNow;
