@@ -94,7 +94,7 @@ function buildOpts(o: CommonOptions): { line?: string; product?: string; startMs
   const r: { line?: string; product?: string; startMs?: number } = {};
   if (o.line !== undefined) r.line = o.line;
   if (o.product !== undefined) r.product = o.product;
-  if (o.start !== undefined) r.startMs = Date.parse(o.start);
+  if (o.start !== undefined) r.startMs = isoTime(o.start, '--start');
   return r;
 }
 
