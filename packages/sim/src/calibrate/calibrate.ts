@@ -329,7 +329,7 @@ export async function calibrate(
     } else notes.push(`only ${cycles.length} cycle times: kept the ideal cycle time`);
 
     // Wear: a condition signal of the station with a high-high limit, fitted over the history.
-    const wear = await calibrateWear(historian, model, st.path, window, options);
+    const wear = await calibrateWear(historian, model, st.path, window, iv, options);
     if (wear !== undefined) {
       cal.wear = wear;
       notes.push(...wear.notes);
@@ -651,12 +651,15 @@ export async function calibrate(
  * Fits wear on the station's condition signals (its own signals with a high-high limit, e.g.
  * bearing vibration; the first that grows while running) over the history from
  * `failureHistoryFromMs` to the window's end; undefined when none has samples and grows.
+ * `windowIntervals` are the station's intervals over the window, used as they are when the
+ * history is the window (else the longer history's state events are read).
  */
 async function calibrateWear(
   historian: Historian,
   model: Model,
   stationPath: string,
   window: TimeRange,
+  windowIntervals: readonly Interval[],
   options: CalibrateOptions,
 ): Promise<WearFit | undefined> {
   const candidates = model.signals.filter(
@@ -672,16 +675,21 @@ async function calibrateWear(
     const samples = await historian.queryRaw(sig.path, history);
     if (samples.length === 0) continue;
     if (spans === undefined) {
-      const events = await historian.queryEvents({
-        fromMs: history.fromMs - (options.lookbackMs ?? 86_400_000),
-        toMs: history.toMs,
-        kind: 'state',
-        sourcePrefix: stationPath,
-      });
-      spans = intervalsOf(
-        events.filter((e) => e.source === stationPath),
-        history,
-      ).map((x) => ({ state: x.state, start: x.start, end: x.end }));
+      const iv =
+        history.fromMs === window.fromMs
+          ? windowIntervals
+          : intervalsOf(
+              (
+                await historian.queryEvents({
+                  fromMs: history.fromMs - (options.lookbackMs ?? 86_400_000),
+                  toMs: history.toMs,
+                  kind: 'state',
+                  sourcePrefix: stationPath,
+                })
+              ).filter((e) => e.source === stationPath),
+              history,
+            );
+      spans = iv.map((x) => ({ state: x.state, start: x.start, end: x.end }));
     }
     const fit = fitWear(sig.path, samples, spans, window.fromMs, window.toMs, sig.def.limits?.hihi);
     if (fit !== undefined) return fit;
