@@ -1,31 +1,20 @@
 // The alarm off-delay (ANSI/ISA-18.2-2016 §11.4: an alarm clears only after its condition has
 // been gone for the off-delay), through the engine with a model that sets one.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import {
-  ManualClock,
-  type Model,
-  PACKML_CODE,
-  parseModel,
-  type SampleBatch,
-  SampleBatchBuilder,
-  type SampleValue,
-  silentLogger,
-} from '@gemba/core';
+import { ManualClock, type Model, PACKML_CODE, parseModel, silentLogger } from '@gemba/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Alarm } from './alarms.ts';
 import { createEngine } from './engine.ts';
 import type { Engine } from './engine-api.ts';
+import { batch, DEMO_PLANT_FILE, L } from './testing/demo-line.ts';
 
-const PLANT = fileURLToPath(new URL('../../../examples/demo-line/plant.yaml', import.meta.url));
-const L = 'acme/plant1/assembly/line1';
 const VIB = `${L}/press/vibration`;
 const ID = `${VIB}:hi`;
 // The demo line with a 10 s off-delay on the press vibration (hi 7.1, deadband 0.2, on-delay 5 s).
 const VIB_LIMITS = 'limits: { hi: 7.1, hihi: 11.2, deadband: 0.2, onDelayMs: 5000, priority: high }';
 let model: Model;
 beforeAll(() => {
-  const text = readFileSync(PLANT, 'utf8');
+  const text = readFileSync(DEMO_PLANT_FILE, 'utf8');
   if (!text.includes(VIB_LIMITS)) throw new Error('the demo line changed its vibration limits');
   model = parseModel(
     text.replace(VIB_LIMITS, VIB_LIMITS.replace('onDelayMs: 5000', 'onDelayMs: 5000, offDelayMs: 10000')),
@@ -36,12 +25,6 @@ const engines: Engine[] = [];
 afterEach(async () => {
   for (const e of engines.splice(0)) await e.stop();
 });
-
-function batch(rows: Array<[string, number, SampleValue]>): SampleBatch {
-  const b = new SampleBatchBuilder(rows.length);
-  for (const [s, ts, v] of rows) b.push(`${L}/${s}`, ts, v);
-  return b.build();
-}
 
 describe('alarm off-delay', () => {
   it('clears only after the condition has been gone for the off-delay, as of when it expired', () => {

@@ -1,11 +1,9 @@
-import { fileURLToPath } from 'node:url';
 import {
   InProcessBus,
   loadModelFile,
   ManualClock,
   type Model,
   PACKML_CODE,
-  type SampleBatch,
   SampleBatchBuilder,
   type SampleValue,
   silentLogger,
@@ -14,13 +12,12 @@ import { MemoryHistorian } from '@gemba/core/testing';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from './engine.ts';
 import type { Engine } from './engine-api.ts';
+import { batch, DEMO_PLANT_FILE, L } from './testing/demo-line.ts';
 import type { TwinChange } from './types.ts';
 
-const PLANT = fileURLToPath(new URL('../../../examples/demo-line/plant.yaml', import.meta.url));
-const L = 'acme/plant1/assembly/line1';
 let model: Model;
 beforeAll(async () => {
-  model = await loadModelFile(PLANT);
+  model = await loadModelFile(DEMO_PLANT_FILE);
 });
 
 const engines: Engine[] = [];
@@ -32,12 +29,6 @@ function make(clock: ManualClock, extra: Partial<Parameters<typeof createEngine>
   const e = createEngine({ model, clock, logger: silentLogger(), ...extra });
   engines.push(e);
   return e;
-}
-
-function batch(rows: Array<[string, number, SampleValue, ('good' | 'uncertain' | 'bad')?]>): SampleBatch {
-  const b = new SampleBatchBuilder(rows.length);
-  for (const [s, ts, v, q] of rows) b.push(`${L}/${s}`, ts, v, q ?? 'good');
-  return b.build();
 }
 
 describe('live twin', () => {

@@ -1,39 +1,19 @@
-// Station and line KPIs the OEE tests do not cover: throughput over every window, the mean
-// actual cycle time, MTBF / MTTR, the downtime Pareto and WIP per buffer, against figures
-// worked out by hand from a scripted two-hour run of the demo line's pack station.
-import { fileURLToPath } from 'node:url';
-import {
-  loadModelFile,
-  ManualClock,
-  type Model,
-  PACKML_CODE,
-  type SampleBatch,
-  SampleBatchBuilder,
-  type SampleValue,
-  silentLogger,
-} from '@gemba/core';
+import { loadModelFile, ManualClock, type Model, PACKML_CODE, silentLogger } from '@gemba/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from './engine.ts';
 import type { Engine } from './engine-api.ts';
+import { batch, DEMO_PLANT_FILE, L } from './testing/demo-line.ts';
 
-const PLANT = fileURLToPath(new URL('../../../examples/demo-line/plant.yaml', import.meta.url));
-const L = 'acme/plant1/assembly/line1';
 const MIN = 60_000;
 let model: Model;
 beforeAll(async () => {
-  model = await loadModelFile(PLANT);
+  model = await loadModelFile(DEMO_PLANT_FILE);
 });
 
 const engines: Engine[] = [];
 afterEach(async () => {
   for (const e of engines.splice(0)) await e.stop();
 });
-
-function batch(rows: Array<[string, number, SampleValue]>): SampleBatch {
-  const b = new SampleBatchBuilder(rows.length);
-  for (const [s, ts, v] of rows) b.push(`${L}/${s}`, ts, v);
-  return b.build();
-}
 
 /**
  * The pack station from 06:00 Berlin (the early shift's start, no break before 10:00):
