@@ -41,31 +41,42 @@ async function consumeNumbers(bus: InProcessBus): Promise<Collector<number>> {
   return got;
 }
 
+/** Batches in an outage run. */
+const OUTAGE_BATCHES = 3000;
+
+/**
+ * Enqueues batches 0..OUTAGE_BATCHES-1 into a store-and-forward buffer over a bus that goes `down` from batch
+ * 500 to 2000 (checking that the buffer has taken over by batch 1000), then flushes it.
+ */
+async function streamThroughOutage(down: Exclude<SwitchableBus['down'], false>) {
+  const inner = new InProcessBus({ maxMessages: 100_000 });
+  const bus = new SwitchableBus(inner);
+  const sf = new StoreAndForward({
+    bus,
+    dir: tmp(),
+    clock: new RealClock(),
+    logger: silentLogger(),
+    publishTimeoutMs: 100,
+  });
+  open.push(sf);
+  const got = await consumeNumbers(inner);
+  for (let i = 0; i < OUTAGE_BATCHES; i++) {
+    if (i === 500) bus.down = down;
+    if (i === 2000) bus.down = false;
+    sf.enqueue(SUBJECT, batch(i));
+    if (i % 100 === 0) await new Promise((r) => setImmediate(r));
+    if (i === 1000) expect(sf.stats().mode).toBe('buffering');
+  }
+  await sf.flush(20_000);
+  return { bus, sf, got };
+}
+
 describe('store-and-forward', () => {
   for (const how of ['reject', 'hang'] as const) {
     it(`buffers while the bus is away (${how}) and replays every batch once, in order`, async () => {
-      const inner = new InProcessBus({ maxMessages: 100_000 });
-      const bus = new SwitchableBus(inner);
-      const sf = new StoreAndForward({
-        bus,
-        dir: tmp(),
-        clock: new RealClock(),
-        logger: silentLogger(),
-        publishTimeoutMs: 100,
-      });
-      open.push(sf);
-      const got = await consumeNumbers(inner);
-      const N = 3000;
-      for (let i = 0; i < N; i++) {
-        if (i === 500) bus.down = how;
-        if (i === 2000) bus.down = false;
-        sf.enqueue(SUBJECT, batch(i));
-        if (i % 100 === 0) await new Promise((r) => setImmediate(r));
-        if (i === 1000) expect(sf.stats().mode).toBe('buffering');
-      }
-      await sf.flush(20_000);
-      const all = await got.waitFor(N);
-      expect(all).toEqual([...Array(N).keys()]);
+      const { sf, got } = await streamThroughOutage(how);
+      const all = await got.waitFor(OUTAGE_BATCHES);
+      expect(all).toEqual([...Array(OUTAGE_BATCHES).keys()]);
       const s = sf.stats();
       expect(s.mode).toBe('direct');
       expect(s.bufferedBatches).toBe(0);
@@ -77,31 +88,12 @@ describe('store-and-forward', () => {
   it('delivers every batch exactly once, in order, when the bus stores messages but their acknowledgements are lost', async () => {
     // The bus deduplicates by msgId (JetStream's Nats-Msg-Id; the in-process bus the same way):
     // a resend of a batch the bus already stored is acknowledged as a duplicate and not stored again.
-    const inner = new InProcessBus({ maxMessages: 100_000 });
-    const bus = new SwitchableBus(inner);
-    const sf = new StoreAndForward({
-      bus,
-      dir: tmp(),
-      clock: new RealClock(),
-      logger: silentLogger(),
-      publishTimeoutMs: 100,
-    });
-    open.push(sf);
-    const got = await consumeNumbers(inner);
-    const N = 3000;
-    for (let i = 0; i < N; i++) {
-      if (i === 500) bus.down = 'lose-ack';
-      if (i === 2000) bus.down = false;
-      sf.enqueue(SUBJECT, batch(i));
-      if (i % 100 === 0) await new Promise((r) => setImmediate(r));
-      if (i === 1000) expect(sf.stats().mode).toBe('buffering');
-    }
-    await sf.flush(20_000);
-    const all = await got.waitFor(N);
+    const { bus, sf, got } = await streamThroughOutage('lose-ack');
+    const all = await got.waitFor(OUTAGE_BATCHES);
     // Nothing more arrives after the flush: no sample twice.
     await new Promise((r) => setTimeout(r, 200));
-    expect(got.items).toHaveLength(N);
-    expect(all).toEqual([...Array(N).keys()]);
+    expect(got.items).toHaveLength(OUTAGE_BATCHES);
+    expect(all).toEqual([...Array(OUTAGE_BATCHES).keys()]);
     // The link really lost acknowledgements and the buffer really resent stored batches.
     expect(bus.lostAcks).toBeGreaterThan(0);
     expect(bus.duplicates).toBeGreaterThan(0);
