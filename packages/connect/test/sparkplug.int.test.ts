@@ -38,6 +38,23 @@ function spModel(groupId: string, hostId: string) {
 
 const ALL = [sig('power'), sig('count'), sig('running'), sig('setpoint')];
 
+/** A host application on `model`, collecting its samples and the status events with a problem. */
+function startHost(model: ReturnType<typeof spModel>) {
+  const source = createSource(sourceDef(model), model, {
+    logger: silentLogger(),
+    clock: new RealClock(),
+  }) as SparkplugHostSource;
+  const samples = new Collector<Sample>();
+  const problems = new Collector<SourceStatus>();
+  source.onBatch((b) => {
+    for (const x of b.toSamples()) samples.push(x);
+  });
+  source.onStatus((x) => {
+    if (x.problem !== undefined) problems.push(x);
+  });
+  return { source, samples, problems };
+}
+
 describe.skipIf(skip !== undefined)('Sparkplug B host application against Mosquitto', () => {
   let node: TestEdgeNode | undefined;
   let groupId = '';
@@ -89,18 +106,9 @@ describe.skipIf(skip !== undefined)('Sparkplug B host application against Mosqui
     groupId = `g-${randomUUID().slice(0, 8)}`;
     const hostId = `h-${groupId}`;
     const model = spModel(groupId, hostId);
-    source = createSource(sourceDef(model), model, {
-      logger: silentLogger(),
-      clock: new RealClock(),
-    }) as SparkplugHostSource;
-    const samples = new Collector<Sample>();
-    const problems = new Collector<SourceStatus>();
-    source.onBatch((b) => {
-      for (const s of b.toSamples()) samples.push(s);
-    });
-    source.onStatus((s) => {
-      if (s.problem !== undefined) problems.push(s);
-    });
+    const host = startHost(model);
+    source = host.source;
+    const { samples, problems } = host;
     // The host's STATE is retained: a watcher sees it online.
     const watcher = await mqtt.connectAsync(URL, { reconnectPeriod: 0 });
     const state = new Collector<string>();
@@ -170,18 +178,9 @@ describe.skipIf(skip !== undefined)('Sparkplug B host application against Mosqui
         ],
       },
     ]);
-    source = createSource(sourceDef(model), model, {
-      logger: silentLogger(),
-      clock: new RealClock(),
-    }) as SparkplugHostSource;
-    const samples = new Collector<Sample>();
-    const problems = new Collector<SourceStatus>();
-    source.onBatch((b) => {
-      for (const x of b.toSamples()) samples.push(x);
-    });
-    source.onStatus((x) => {
-      if (x.problem !== undefined) problems.push(x);
-    });
+    const host = startHost(model);
+    source = host.source;
+    const { samples, problems } = host;
     node = new TestEdgeNode(
       URL,
       groupId,
