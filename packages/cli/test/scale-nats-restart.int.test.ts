@@ -72,7 +72,7 @@ describe.skipIf(skip !== undefined)(
       cleanups.push(() => saf.close());
 
       // A steady stream: every 5 ms one batch of 20 samples per line; the server is down from
-      // batch 150 to batch 300 (about 0.75 s of the ~2.5 s stream).
+      // batch 150 to batch 300 (about 0.75 s of the ~2.5 s stream) or until a publish failed.
       const batches = 500;
       const perBatch = 20;
       const t0 = Date.now() - 3_600_000;
@@ -85,7 +85,13 @@ describe.skipIf(skip !== undefined)(
           saf.enqueue(subjectForPath(line), sb.build());
         }
         if (b === 150) await srv.stop('SIGTERM');
-        if (b === 300) outage = srv.restart();
+        // Back only once the buffer has seen the outage (a publish failed): on a loaded machine
+        // 150 batches can take less than the publish timeout, and nothing would have failed yet.
+        if (b === 300)
+          outage = (async () => {
+            await expect.poll(() => saf.stats().publishErrors, { timeout: 15_000 }).toBeGreaterThan(0);
+            await srv.restart();
+          })();
         await new Promise((r) => setTimeout(r, 5));
       }
       await outage;
