@@ -98,6 +98,26 @@ describe('model problems', () => {
     for (const p of problems) expect(p.line).toBeGreaterThan(0);
   });
 
+  it("reads a condition signal's renewal job and refuses a three-point estimate out of order", () => {
+    const { model } = checkModel(demoText, 'plant.yaml');
+    expect(model?.requireSignal('acme/plant1/assembly/line1/press/vibration').def.renewal).toEqual({
+      job: 'Replace the main bearing',
+      durationMin: { min: 60, likely: 80, max: 140 },
+    });
+    const bad = demoText.replace('{ min: 60, likely: 80, max: 140 }', '{ min: 60, likely: 150, max: 140 }');
+    const { problems } = checkModel(bad, 'bad.yaml');
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({
+      message: 'a three-point estimate needs min <= likely <= max',
+      line: lineOf(bad, 'likely: 150'),
+      yamlPath: 'types.press.signals.vibration.renewal.durationMin',
+    });
+    const negative = demoText.replace('{ min: 60, likely: 80, max: 140 }', '-5');
+    expect(checkModel(negative, 'bad.yaml').problems[0]?.yamlPath).toBe(
+      'types.press.signals.vibration.renewal.durationMin',
+    );
+  });
+
   it('reports YAML syntax errors with their position', () => {
     const { problems } = checkModel('gemba: 1\nsites: [\n  - id: x\n', 'broken.yaml');
     expect(problems.length).toBeGreaterThan(0);

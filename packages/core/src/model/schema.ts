@@ -46,6 +46,26 @@ const limits = z.strictObject({
   priority: z.enum(['low', 'medium', 'high', 'urgent']).optional(),
 });
 
+const minutes = z.number().finite().positive();
+
+/**
+ * The maintenance plan's job that renews what a condition signal monitors (replacing the bearing
+ * whose vibration it measures): how long it takes, in minutes, as one planned figure or a
+ * three-point estimate. The simulation's calibration uses it for a wear failure until it has seen
+ * such a repair in the history.
+ */
+const renewal = z.strictObject({
+  job: z.string().optional(),
+  durationMin: z.union([
+    minutes,
+    z
+      .strictObject({ min: minutes, likely: minutes, max: minutes })
+      .refine((d) => d.min <= d.likely && d.likely <= d.max, {
+        message: 'a three-point estimate needs min <= likely <= max',
+      }),
+  ]),
+});
+
 /** One signal of an equipment type (or an override on an instance). */
 export const signalDefSchema = z.strictObject({
   description: z.string().optional(),
@@ -62,6 +82,8 @@ export const signalDefSchema = z.strictObject({
   enum: z.union([z.literal('packml'), z.record(z.string(), z.string())]).optional(),
   /** Expected update period, ms; a value older than a few periods is stale. */
   periodMs: z.number().int().positive().optional(),
+  /** For a condition signal: the maintenance job that renews what it monitors. */
+  renewal: renewal.optional(),
 });
 export type SignalDefInput = z.input<typeof signalDefSchema>;
 export type SignalDef = z.output<typeof signalDefSchema>;

@@ -1,4 +1,5 @@
-import { loadModelFile } from '@gemba/core';
+import { readFileSync } from 'node:fs';
+import { loadModelFile, parseModel, SampleBatchBuilder, type StateEventData } from '@gemba/core';
 import { MemoryHistorian } from '@gemba/core/testing';
 import { describe, expect, it } from 'vitest';
 import { buildLineModel } from '../line/build-line-model.ts';
@@ -135,5 +136,70 @@ describe('calibration from the historian recovers a known line', () => {
     // The short window finds no curve, or a much less certain one.
     const sb = short.oven?.scrapCurve?.b.se;
     expect(sb === undefined || sb > 2 * (curve?.b.se ?? 0)).toBe(true);
+  });
+
+  it("takes a wear failure's repair time from the maintenance plan until a renewal is seen", async () => {
+    // 8 hours of the demo line; the press's bearing vibration grows with its running time
+    // (1.6 mm/s new, ×e per 6 running hours) and has not failed yet.
+    const text = readFileSync(demo, 'utf8');
+    const fromMs = Date.parse('2026-01-05T06:00:00+01:00');
+    const toMs = fromMs + 8 * 3600_000;
+    const withBearing = async (modelText: string) => {
+      const model = parseModel(modelText, 'plant.yaml');
+      const h = new MemoryHistorian();
+      const truth = buildLineModel(
+        model,
+        {
+          stations: {
+            press: { cycleTime: lognormal(21, 0.08) },
+            weld: {
+              failures: {
+                basis: 'operating-time',
+                between: { family: 'exponential', mean: 3600 },
+                repair: { family: 'exponential', mean: 600 },
+              },
+            },
+          },
+        },
+        { startMs: fromMs },
+      );
+      await writeSyntheticHistory(h, model, truth, { seed: 3, fromMs, horizonS: 8 * 3600 });
+      const press = 'acme/plant1/assembly/line1/press';
+      const states = await h.queryEvents({ fromMs, toMs, kind: 'state', sourcePrefix: press });
+      const b = new SampleBatchBuilder();
+      let run = 3 * 3600;
+      for (let i = 0; i < states.length; i++) {
+        const e = states[i];
+        if (e === undefined || e.source !== press || (e.data as StateEventData).state !== 'running') continue;
+        const end = states.slice(i + 1).find((x) => x.source === press)?.ts ?? toMs;
+        for (let t = e.ts; t < end; t += 5000)
+          b.push(`${press}/vibration`, t, 1.6 * Math.exp((run + (t - e.ts) / 1000) / 21_600));
+        run += (end - e.ts) / 1000;
+      }
+      await h.append(b.build());
+      return calibrate(h, model, { fromMs, toMs }, { validate: false });
+    };
+    const planned = await withBearing(text);
+    expect(planned.stations.find((s) => s.id === 'press')?.wear?.failures).toEqual([]);
+    expect(planned.parameters.wear?.press?.repair).toEqual({
+      family: 'triangular',
+      min: 3600,
+      mode: 4800,
+      max: 8400,
+    });
+    expect(planned.stations.find((s) => s.id === 'press')?.notes).toContain(
+      "no renewal seen: its repair time taken from the maintenance plan, 'Replace the main bearing': 60–140 min, most likely 80 (mean 93)",
+    );
+    // Without the plan, the line's mean repair time stands in (the weld's repairs here).
+    const unplanned = await withBearing(text.replace(/\n *renewal: .*\n/, '\n'));
+    const repair = unplanned.parameters.wear?.press?.repair;
+    expect(repair?.family).toBe('exponential');
+    // (the line's mean counts every down span; the weld's fit treats cut ones as censored)
+    const weldRepairs = unplanned.stations.find((s) => s.id === 'weld')?.failures?.repair.best.mean ?? 0;
+    const mean = repair?.family === 'exponential' ? repair.mean : 0;
+    expect(Math.abs(mean / weldRepairs - 1)).toBeLessThan(0.02);
+    expect(unplanned.stations.find((s) => s.id === 'press')?.notes.join('\n')).toContain(
+      "line's mean repair time",
+    );
   });
 });

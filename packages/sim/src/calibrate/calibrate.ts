@@ -5,6 +5,7 @@ import {
   type MachineState,
   type Model,
   type Sample,
+  type SignalDef,
   type StateEventData,
   type TimeRange,
 } from '@gemba/core';
@@ -445,7 +446,9 @@ export async function calibrate(
     }
   }
 
-  // Wear failure modes: the renewals' repair times when any were seen, else the line's mean.
+  // Wear failure modes: the renewals' repair times when any were seen, else the maintenance
+  // plan's duration of the renewal job (the condition signal's `renewal` in the model), else the
+  // line's mean repair time.
   const lineRepairs = exposure.reduce((a, e) => a + e.failures, 0);
   const lineMeanRepairS =
     lineRepairs > 0 ? exposure.reduce((a, e) => a + e.repairS, 0) / lineRepairs : Number.NaN;
@@ -453,6 +456,7 @@ export async function calibrate(
     const w = cal.wear;
     if (w === undefined) continue;
     const durations = w.failures.map((f) => (f.repairedMs - f.atMs) / 1000);
+    const planned = plannedRenewal(model.signal(w.signal)?.def.renewal);
     let repair: DistributionSpec | undefined;
     if (durations.length > 0) {
       w.repair = fitDistribution(
@@ -461,6 +465,9 @@ export async function calibrate(
         `wear repairs of ${cal.id}`,
       );
       repair = w.repair.best.spec;
+    } else if (planned !== undefined) {
+      repair = planned.spec;
+      cal.notes.push(`no renewal seen: its repair time taken from the maintenance plan, ${planned.text}`);
     } else if (lineMeanRepairS > 0) {
       repair = { family: 'exponential', mean: lineMeanRepairS };
       cal.notes.push(
@@ -645,6 +652,22 @@ export async function calibrate(
     report.validation = { rows, experiment: summary };
   }
   return report;
+}
+
+/**
+ * The repair-time distribution of a planned renewal job: deterministic for one figure,
+ * triangular for a three-point estimate (minutes in the model, seconds here).
+ */
+function plannedRenewal(r: SignalDef['renewal']): { spec: DistributionSpec; text: string } | undefined {
+  if (r === undefined) return undefined;
+  const job = r.job === undefined ? 'the renewal' : `'${r.job}'`;
+  const d = r.durationMin;
+  if (typeof d === 'number')
+    return { spec: { family: 'deterministic', value: d * 60 }, text: `${job}: ${d} min` };
+  return {
+    spec: { family: 'triangular', min: d.min * 60, mode: d.likely * 60, max: d.max * 60 },
+    text: `${job}: ${d.min}–${d.max} min, most likely ${d.likely} (mean ${((d.min + d.likely + d.max) / 3).toFixed(0)})`,
+  };
 }
 
 /**
