@@ -1,13 +1,16 @@
 // Prediction versus reality (issue 7): calibrate the simulation from 8 accelerated hours of the
-// demo line as the engine recorded them in a historian (hours 16–24 of the emulator's run by
-// default; the oven's scrap curve from the whole history before), predict the next 8 hours, then
-// let the plant emulator run them and compare; then the same for two what-ifs written to the
-// emulator as PLC writes at the start of the prediction period (assembly speed setpoint 110 %,
-// oven zone 2 setpoint 5 °C lower) and applied to the model. The emulator's prediction period is
-// replicated over seeds (SIM_SEEDS, default 11,12,13; the first is the calibrated plant), and each
-// simulated figure must agree with the seeds' mean within the 95 % interval of their difference.
-// Ground truth (the emulator's part finishes) is read only by this test; the simulation sees the
-// historian and the plant model, nothing else. SKIP_H=0 or 32 moves the calibration window.
+// demo line as the engine recorded them in a historian (the emulator's first 8 hours by default;
+// the oven's scrap curve, its disturbances and the wear failures from the whole history before the
+// window's end), predict the next 8 hours, then let the plant emulator run them and compare; then
+// the same for two what-ifs written to the emulator as PLC writes at the start of the prediction
+// period (assembly speed setpoint 110 %, oven zone 2 setpoint 5 °C lower) and applied to the
+// model. The emulator is replicated over seeds (SIM_SEEDS, default 11–16; the first is the plant
+// whose figures are printed), every seed's plant calibrated on its own window and predicting its
+// own next 8 hours: the mean of those paired errors must be within ±3 % and consistent with 0
+// (one 8-h period of this line varies by about ±9 % from its randomness alone, so ±3 % is a
+// statement about the expected throughput, not one period's luck; docs/simulation.md). Ground
+// truth (the emulator's part finishes) is read only by this test; the simulation sees the
+// historian and the plant model, nothing else. SKIP_H=16 or 32 moves the calibration window.
 import {
   type Historian,
   ManualClock,
@@ -25,18 +28,10 @@ import { describe, expect, it } from 'vitest';
 const HOURS = 8;
 /** When the emulator starts (and the historian's history with it). */
 const HISTORY_START = Date.UTC(2026, 0, 5, 5, 0, 0);
-const SKIP_H = Number(process.env.SKIP_H ?? 16);
+const SKIP_H = Number(process.env.SKIP_H ?? 0);
 /** The emulator's seeds: the first is the plant the model is calibrated on; all are run for the prediction period. */
-const SEEDS = (process.env.SIM_SEEDS ?? '11,12,13').split(',').map(Number);
+const SEEDS = (process.env.SIM_SEEDS ?? '11,12,13,14,15,16').split(',').map(Number);
 const SEED = SEEDS[0] as number;
-/**
- * Whether the throughput prediction and the speed what-if's size are asserted: not from the
- * emulator's first 8 hours (SKIP_H=0). The model sees the press bearing wear out and predicts its
- * failure early in the next period, but no bearing has been repaired yet, so it cannot know that
- * the renewal takes 1–2 h (docs/simulation.md).
- */
-const ASSERT_THROUGHPUT = SKIP_H > 0;
-
 interface Run {
   plant: Plant;
   model: Model;
@@ -348,18 +343,16 @@ describe('simulation: prediction versus reality (plant emulator, in-process)', (
     // Every seed's own calibration reproduces its window within 6 % too.
     for (const e of ownValidation)
       expect(Math.abs(e), 'validation error of a seed').toBeLessThanOrEqual(0.06);
-    if (ASSERT_THROUGHPUT) {
-      // Throughput and the speed what-if's size agree with the emulator (see the comment on
-      // ASSERT_THROUGHPUT for the windows where this holds): every seed's own prediction
-      // against its own future (the mean error's 95 % interval contains 0). The calibrated
-      // seed's prediction against the other seeds' mean (`tpInterval`, printed) is no test of
-      // a model that knows its plant's state: from hours 32–40 seed 11's bearing outlasts the
-      // period while most seeds' fail in it, and with 8 seeds that interval excludes 0.
-      expect(ownInterval[0]).toBeLessThanOrEqual(0);
-      expect(ownInterval[1]).toBeGreaterThanOrEqual(0);
-      expect(speedInterval?.[0] ?? 1).toBeLessThanOrEqual(0);
-      expect(speedInterval?.[1] ?? -1).toBeGreaterThanOrEqual(0);
-    }
+    // Throughput: every seed's own prediction against its own future (paired). The mean error
+    // is within ±3 % of the seeds' mean throughput and its 95 % interval contains 0. (The
+    // calibrated seed's prediction against the other seeds' mean, `tpInterval`, is printed but no
+    // test of a model that knows its plant's state: the seeds' bearings wear out at other times.)
+    expect(Math.abs(oe.mean / act.mean), 'mean prediction error').toBeLessThanOrEqual(0.03);
+    expect(ownInterval[0]).toBeLessThanOrEqual(0);
+    expect(ownInterval[1]).toBeGreaterThanOrEqual(0);
+    // The speed what-if's size agrees with the change measured over the seeds.
+    expect(speedInterval?.[0] ?? 1).toBeLessThanOrEqual(0);
+    expect(speedInterval?.[1] ?? -1).toBeGreaterThanOrEqual(0);
     for (const r of runs) {
       await r.engine.stop();
       await r.plant.stop();
