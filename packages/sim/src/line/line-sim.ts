@@ -2,6 +2,7 @@ import { GembaError } from '@gemba/core';
 import type { EventHandle } from '../kernel/event-calendar.ts';
 import { Simulation } from '../kernel/simulation.ts';
 import { compileDistribution, type Sampler, standardNormal } from '../random/distributions.ts';
+import { fastExp } from '../random/fast-exp.ts';
 import { Rng } from '../random/rng.ts';
 import type { LineConfig, WearConfig } from './line-config.ts';
 
@@ -585,7 +586,7 @@ export function simulateLine(config: LineConfig, options: RunOptions, trace?: Li
         zoneTemp(qz, sim.now) + disturbanceAt(sim.now) + oven.cureNoiseSdC * standardNormal(cureRng);
       const d = cure - oven.targetC;
       const x = absForm ? Math.abs(d) : d * d;
-      const p = 1 / (1 + Math.exp(-(oven.scrapLogit.a + oven.scrapLogit.b * x)));
+      const p = 1 / (1 + fastExp(-(oven.scrapLogit.a + oven.scrapLogit.b * x)));
       const doomed = s.scrapRng.next() < p;
       if (inspectIndex === i) scrap = doomed;
       else {

@@ -1,4 +1,5 @@
 import { GembaError } from '@gemba/core';
+import { fastExp } from './fast-exp.ts';
 import type { Rng } from './rng.ts';
 
 /**
@@ -147,7 +148,7 @@ export function compileDistribution(spec: DistributionSpec): Sampler {
         const iz = hz & 127;
         const z =
           Math.abs(hz) < (ZIG_KN[iz] as number) ? hz * (ZIG_WN[iz] as number) : zigguratSlow(rng, hz, iz);
-        return Math.exp(mu + sigma * z);
+        return fastExp(mu + sigma * z);
       };
     }
     case 'weibull': {
