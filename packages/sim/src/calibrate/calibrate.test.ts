@@ -170,7 +170,12 @@ describe('calibration from the historian recovers a known line', () => {
       let run = 3 * 3600;
       for (let i = 0; i < states.length; i++) {
         const e = states[i];
-        if (e === undefined || e.source !== press || (e.data as StateEventData).state !== 'running') continue;
+        if (
+          e === undefined ||
+          e.source !== press ||
+          (e.data as unknown as StateEventData).state !== 'running'
+        )
+          continue;
         const end = states.slice(i + 1).find((x) => x.source === press)?.ts ?? toMs;
         for (let t = e.ts; t < end; t += 5000)
           b.push(`${press}/vibration`, t, 1.6 * Math.exp((run + (t - e.ts) / 1000) / 21_600));
