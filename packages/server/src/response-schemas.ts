@@ -112,6 +112,7 @@ const scenarioResult = z.object({
   scrapRate: estimate.optional(),
   bottleneck: z.object({ station: z.string(), share: z.number() }),
   throughputDiffPerHour: estimate.optional(),
+  warnings: z.array(z.string()).optional(),
 });
 
 /** A what-if job. */

@@ -88,6 +88,10 @@ describe('what-if jobs through the API', () => {
       'zone 2 cooler',
     ]);
     expect(scenarios[0].throughputDiffPerHour).toHaveProperty('mean');
+    // Uncalibrated, the oven's scrap does not depend on its temperature: the cooler zone's
+    // scenario says it cannot show a change in scrap; the others have nothing to warn about.
+    expect(scenarios[2].warnings).toEqual([expect.stringContaining('no scrap curve calibrated')]);
+    expect(scenarios[0].warnings).toEqual([]);
     const list = (await app.inject({ method: 'GET', url: '/api/sim/jobs', headers: as('viewer') })).json();
     expect(list).toHaveLength(1);
   });

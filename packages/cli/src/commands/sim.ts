@@ -156,7 +156,8 @@ function whatIfTable(r: WhatIfResult): string {
       s.result.bottleneck,
     ]);
   }
-  return `${r.baseline.line}: ${r.baseline.replications} replications × ${(r.baseline.horizonS / 86_400).toFixed(1)} days each, common random numbers, ${(r.wallMs / 1000).toFixed(1)} s\n\n${table(rows)}`;
+  const warnings = r.scenarios.flatMap((s) => s.warnings.map((w) => `warning: ${s.name}: ${w}`));
+  return `${r.baseline.line}: ${r.baseline.replications} replications × ${(r.baseline.horizonS / 86_400).toFixed(1)} days each, common random numbers, ${(r.wallMs / 1000).toFixed(1)} s\n\n${table(rows)}${warnings.length > 0 ? `\n\n${warnings.join('\n')}` : ''}`;
 }
 
 function calibrationTable(r: CalibrationReport): string {

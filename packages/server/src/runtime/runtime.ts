@@ -230,6 +230,8 @@ export interface ScenarioResult {
   bottleneck: { station: string; share: number };
   /** Scenario − baseline throughput per replication (common random numbers), paired 95 % CI. */
   throughputDiffPerHour?: Estimate;
+  /** What the model cannot answer about this scenario (e.g. scrap without a calibrated scrap curve). */
+  warnings?: string[];
 }
 
 /** The result of a what-if job. */

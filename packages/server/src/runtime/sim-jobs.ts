@@ -128,6 +128,7 @@ export class SimJobs implements SimPort {
         scenarios: r.scenarios.map((s) => ({
           ...scenarioFrom(s.name, s.result, linePath),
           throughputDiffPerHour: est(s.throughputDiffPerHour),
+          warnings: s.warnings,
         })),
         calibration: cal?.quality ?? {
           fromMs: 0,

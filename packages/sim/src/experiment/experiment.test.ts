@@ -133,5 +133,24 @@ describe('experiments', () => {
     // An unchanged scenario reproduces the baseline exactly (same seeds, same streams).
     expect(same?.throughputDiffPerHour.mean).toBe(0);
     expect(same?.throughputDiffPerHour.sd).toBe(0);
+    expect(cooler?.warnings).toEqual([]);
+  });
+
+  it('warns that an oven setpoint what-if cannot change scrap when the model has no scrap curve', async () => {
+    const flat = demoLike();
+    if (flat.oven !== undefined) flat.oven.scrapLogit = { a: -5, b: 0 };
+    const r = await runWhatIf(
+      flat,
+      [
+        { name: 'zone2 −5 °C', changes: [parseChange('oven.zone2.setpoint=-5')] },
+        { name: 'weld +10 %', changes: [parseChange('weld.speed=+10%')] },
+      ],
+      { replications: 2, horizonS: 86_400, warmupS: 3600, workers: 0 },
+    );
+    const [cooler, faster] = r.scenarios;
+    expect(cooler?.scrapRateDiff.mean).toBe(0);
+    expect(cooler?.warnings).toHaveLength(1);
+    expect(cooler?.warnings[0]).toContain('no scrap curve calibrated');
+    expect(faster?.warnings).toEqual([]);
   });
 });

@@ -143,6 +143,25 @@ export function applyChanges(config: LineConfig, changes: readonly Change[]): Li
   return out;
 }
 
+/**
+ * What a scenario asks that the model cannot answer: an oven setpoint change when the model's
+ * scrap does not depend on the cure temperature (no scrap curve was calibrated, e.g. from a
+ * history at a steady setpoint without disturbances) shows no change in scrap, whatever the
+ * real line would do.
+ */
+function scenarioWarnings(base: LineConfig, scenario: Scenario): string[] {
+  const out: string[] = [];
+  const oven = base.oven;
+  const zoneChanged = scenario.changes.some(
+    (c) => c.param === 'setpoint' && oven?.zones.some((z) => c.target === `${oven.station}.${z.id}`),
+  );
+  if (zoneChanged && oven !== undefined && oven.scrapLogit.b === 0)
+    out.push(
+      `the model's scrap does not depend on the oven's temperature (no scrap curve calibrated: the history had no temperature deviations to learn it from, see gemba sim calibrate --scrap-curve-from); this scenario cannot show a change in scrap`,
+    );
+  return out;
+}
+
 /** A scenario's outcome against the baseline. */
 export interface ScenarioResult {
   name: string;
@@ -152,6 +171,8 @@ export interface ScenarioResult {
   throughputDiffPerHour: Estimate;
   scrapRateDiff: Estimate;
   ovenScrapRateDiff?: Estimate;
+  /** What the model cannot answer about this scenario (e.g. scrap without a scrap curve). */
+  warnings: string[];
 }
 
 /** Baseline and scenarios. */
@@ -211,6 +232,7 @@ export async function runWhatIf(
           baseline.runs.map((x) => x.scrapRate),
           r.map((x) => x.scrapRate),
         ),
+        warnings: scenarioWarnings(base, s),
       };
       if (baseline.ovenScrapRate !== undefined) {
         sr.ovenScrapRateDiff = pairedDifference(

@@ -145,6 +145,8 @@ export interface ScenarioResult {
   throughputPerHour: Estimate;
   scrapRate?: Estimate;
   bottleneck: { station: string; share: number };
+  /** What the model cannot answer about this scenario. */
+  warnings?: string[];
 }
 
 /** A what-if job as `GET /api/sim/jobs/{id}` reports it. */
