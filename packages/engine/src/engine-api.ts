@@ -182,11 +182,15 @@ export interface Engine {
    */
   setOrders(orders: readonly ScheduledOrder[]): void;
 
-  /** KPIs of a station (OEE over the current shift unless a window is given). */
+  /**
+   * KPIs of a station (OEE over the current shift unless a window is given). KPI windows start
+   * no earlier than the engine's first sample (or the history it restored): time before it is
+   * unknown, not lost, and the OEE's `fromMs` says where the window really began.
+   */
   stationKpis(station: string, window?: { fromMs: number; toMs: number }): StationKpis | undefined;
   /** KPIs of a line. */
   lineKpis(line: string, window?: { fromMs: number; toMs: number }): LineKpis | undefined;
-  /** OEE of a station or line over a window (ISO 22400-2). */
+  /** OEE of a station or line over a window (ISO 22400-2), from the engine's first sample on. */
   oee(path: string, window: { fromMs: number; toMs: number }): Oee | undefined;
   /** The bottleneck of a line over a window (default: the tuning's `kpiWindowMs` up to now). */
   bottleneck(line: string, window?: { fromMs: number; toMs: number }): Bottleneck | undefined;

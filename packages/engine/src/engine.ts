@@ -1136,6 +1136,15 @@ class GembaEngine implements Engine {
     return Math.max(startMs, Math.min(this.#observedFromMs, now));
   }
 
+  /**
+   * A KPI window from when the engine first saw data (or the history it restored): planned time
+   * before that is unknown, not lost, and must not count against availability (a plant started
+   * mid-shift would otherwise lose the shift's first hours). A window wholly before it is empty.
+   */
+  #observedWindow(win: { fromMs: number; toMs: number }): { fromMs: number; toMs: number } {
+    return { fromMs: this.#observedFrom(win.fromMs, win.toMs), toMs: win.toMs };
+  }
+
   /** The default KPI window: the current shift so far, else the last `kpiWindowMs`. */
   #defaultWindow(now: number): { fromMs: number; toMs: number } {
     const occ = this.#calendar.current(now);
@@ -1150,7 +1159,7 @@ class GembaEngine implements Engine {
     const w = this.#stations[k] as StationWiring;
     const tr = w.tracker;
     const now = this.#clock.now();
-    const win = window ?? this.#defaultWindow(now);
+    const win = this.#observedWindow(window ?? this.#defaultWindow(now));
     const intervals = tr.intervalsIn(win.fromMs, win.toMs);
     const ictMs = this.#idealCycleMs(w, now);
     const occ = this.#calendar.current(now);
@@ -1208,7 +1217,7 @@ class GembaEngine implements Engine {
     const line = this.#model.line(linePath);
     if (line === undefined) return undefined;
     const now = this.#clock.now();
-    const win = window ?? this.#defaultWindow(now);
+    const win = this.#observedWindow(window ?? this.#defaultWindow(now));
     const last = line.stations[line.stations.length - 1];
     const lastW = last === undefined ? undefined : this.#stations[this.#stationByPath.get(last.path) ?? -1];
     const occ = this.#calendar.current(now);
@@ -1240,7 +1249,8 @@ class GembaEngine implements Engine {
     };
   }
 
-  oee(path: string, window: { fromMs: number; toMs: number }): Oee | undefined {
+  oee(path: string, range: { fromMs: number; toMs: number }): Oee | undefined {
+    const window = this.#observedWindow(range);
     const line = this.#model.line(path);
     if (line !== undefined) return this.#lineOee(line, window);
     const k = this.#stationByPath.get(path);

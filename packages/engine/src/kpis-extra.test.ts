@@ -126,6 +126,22 @@ describe('station KPIs beyond OEE', () => {
     expect(k?.stateDurationsMs).toMatchObject({ running: 5_405_000, down: 900_000 });
   });
 
+  it('OEE counts planned time only from the first sample on: time before it is unknown, not lost', () => {
+    const { engine, t0, now } = scriptedPack();
+    // The window asks from 2 h before the engine's first sample (the night shift's last hours,
+    // planned time): they are left out, not counted as unplanned downtime.
+    const o = engine.oee(`${L}/pack`, { fromMs: t0 - 120 * MIN, toMs: now });
+    expect(o?.fromMs).toBe(t0);
+    expect(o?.plannedBusyTimeMs).toBe(now - t0);
+    expect(o?.availability).toBeCloseTo(5405 / 6305, 12);
+    expect(engine.stationKpis(`${L}/pack`, { fromMs: t0 - 120 * MIN, toMs: now })?.oee).toEqual(o);
+    expect(engine.lineKpis(L, { fromMs: t0 - 120 * MIN, toMs: now })?.oee.plannedBusyTimeMs).toBe(now - t0);
+    // A window wholly before it has no planned time, hence no availability.
+    const before = engine.oee(`${L}/pack`, { fromMs: t0 - 120 * MIN, toMs: t0 - 60 * MIN });
+    expect(before?.plannedBusyTimeMs).toBe(0);
+    expect(before?.availability).toBeNaN();
+  });
+
   it('MTBF and MTTR are NaN without a failure', () => {
     const { engine, t0 } = scriptedPack();
     const k = engine.stationKpis(`${L}/pack`, { fromMs: t0, toMs: t0 + 60 * MIN });

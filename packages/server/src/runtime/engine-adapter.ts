@@ -193,16 +193,17 @@ export function adaptEngine(options: EngineAdapterOptions): EngineAdapter {
     async kpis({ path, fromMs, toMs }) {
       const asset = model.requireAsset(path);
       const window = { fromMs, toMs };
-      const hours = Math.max(1e-9, (toMs - fromMs) / 3_600_000);
+      // Per hour of the window the engine observed (the OEE's window starts at its first sample).
+      const perHour = (o: Oee) => o.goodQuantity / Math.max(1e-9, (o.toMs - o.fromMs) / 3_600_000);
       if (asset.kind === 'line') {
         const oee = engine.oee(path, window);
         if (oee === undefined) throw new GembaError('GEMBA_API_NOT_FOUND', `no KPIs for line '${path}'`);
-        return kpiFromOee(path, oee, oee.goodQuantity / hours, lineTarget(path));
+        return kpiFromOee(path, oee, perHour(oee), lineTarget(path));
       }
       if (asset.kind === 'station') {
         const k = engine.stationKpis(path, window);
         if (k === undefined) throw new GembaError('GEMBA_API_NOT_FOUND', `no KPIs for station '${path}'`);
-        return kpiFromOee(path, k.oee, k.oee.goodQuantity / hours, k.idealCycleTimeS);
+        return kpiFromOee(path, k.oee, perHour(k.oee), k.idealCycleTimeS);
       }
       throw new GembaError(
         'GEMBA_API_INVALID_INPUT',
