@@ -252,9 +252,10 @@ export function historianCalibration(
       );
       const tp = report.validation?.rows.find((r) => r.metric.startsWith('throughput'));
       const note = report.warnings.length > 0 ? report.warnings.slice(0, 3).join('; ') : undefined;
+      // (the window calibration really used: it starts at the history's first state event)
       const quality: NonNullable<Calibration['quality']> = {
-        fromMs,
-        toMs,
+        fromMs: report.window.fromMs,
+        toMs: report.window.toMs,
         throughputErrorPct: tp === undefined ? Number.NaN : tp.relativeError * 100,
       };
       if (note !== undefined) quality.note = note;

@@ -138,6 +138,20 @@ describe('calibration from the historian recovers a known line', () => {
     expect(sb === undefined || sb > 2 * (curve?.b.se ?? 0)).toBe(true);
   });
 
+  it('calibrates from where the history begins when it begins inside the window', async () => {
+    const { model, fromMs, h } = await knownLine();
+    // "The last 8 hours" asked 3 hours before the history's start: those hours are unknown, not
+    // idle; calibration starts at the first state event and says so.
+    const asked = { fromMs: fromMs - 3 * 3600_000, toMs: fromMs + 5 * 3600_000 };
+    const r = await calibrate(h, model, asked, { validate: { replications: 20, workers: 0 } });
+    expect(r.window).toEqual({ fromMs, toMs: asked.toMs });
+    expect(r.warnings.join('\n')).toContain('3.0 h into the window: calibrated from there (5.0 h)');
+    const same = await calibrate(h, model, { fromMs, toMs: asked.toMs }, { validate: false });
+    expect(r.observed.throughputPerHour).toBe(same.observed.throughputPerHour);
+    const tp = r.validation?.rows.find((x) => x.metric.startsWith('throughput'));
+    expect(Math.abs(tp?.relativeError ?? 1)).toBeLessThan(0.1);
+  });
+
   it("takes a wear failure's repair time from the maintenance plan until a renewal is seen", async () => {
     // 8 hours of the demo line; the press's bearing vibration grows with its running time
     // (1.6 mm/s new, ×e per 6 running hours) and has not failed yet.

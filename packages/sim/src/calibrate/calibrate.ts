@@ -237,27 +237,44 @@ async function rawAll(h: Historian, signal: string | undefined, w: TimeRange): P
 export async function calibrate(
   historian: Historian,
   model: Model,
-  window: TimeRange,
+  requested: TimeRange,
   options: CalibrateOptions = {},
 ): Promise<CalibrationReport> {
-  const base = buildLineModel(model, {}, { ...pick(options), startMs: window.fromMs });
-  const line = model.line(base.line);
-  if (line === undefined) throw new GembaError('GEMBA_SIM_MODEL', `no line ${base.line}`);
-  const hours = (window.toMs - window.fromMs) / 3_600_000;
+  const lineOf = buildLineModel(model, {}, { ...pick(options), startMs: requested.fromMs }).line;
+  const line = model.line(lineOf);
+  if (line === undefined) throw new GembaError('GEMBA_SIM_MODEL', `no line ${lineOf}`);
   const warnings: string[] = [];
   const lookback = options.lookbackMs ?? 86_400_000;
   const events = await historian.queryEvents({
-    fromMs: window.fromMs - lookback,
-    toMs: window.toMs,
+    fromMs: requested.fromMs - lookback,
+    toMs: requested.toMs,
     kind: 'state',
     sourcePrefix: line.path,
   });
-  if (events.length === 0) {
+  // The history may begin inside the window (recording started after its start, e.g. "the last
+  // 8 hours" of a plant connected 4 hours ago): the hours before are unknown, not idle, and are
+  // left out; the report's window says where calibration really began.
+  let firstMs = Number.POSITIVE_INFINITY;
+  for (const e of events) {
+    const d = e.data as unknown as StateEventData;
+    if (typeof d.startMs === 'number' && d.startMs < firstMs) firstMs = d.startMs;
+  }
+  const window: TimeRange =
+    firstMs > requested.fromMs && firstMs < requested.toMs
+      ? { fromMs: firstMs, toMs: requested.toMs }
+      : requested;
+  if (events.length === 0 || firstMs >= requested.toMs) {
     throw new GembaError(
       'GEMBA_SIM_CALIBRATION',
-      `no state events for ${line.path} in the window ${iso(window.fromMs)}–${iso(window.toMs)}`,
+      `no state events for ${line.path} in the window ${iso(requested.fromMs)}–${iso(requested.toMs)}`,
     );
   }
+  if (window.fromMs > requested.fromMs + 60_000)
+    warnings.push(
+      `the history begins at ${iso(window.fromMs)}, ${((window.fromMs - requested.fromMs) / 3_600_000).toFixed(1)} h into the window: calibrated from there (${((window.toMs - window.fromMs) / 3_600_000).toFixed(1)} h)`,
+    );
+  const base = buildLineModel(model, {}, { ...pick(options), startMs: window.fromMs });
+  const hours = (window.toMs - window.fromMs) / 3_600_000;
   const params: LineParameters = { stations: {} };
   const allIntervals: Interval[][] = [];
   const stations: StationCalibration[] = [];
