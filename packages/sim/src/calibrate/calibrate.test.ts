@@ -142,7 +142,8 @@ describe('calibration from the historian recovers a known line', () => {
     const { model, fromMs, h } = await knownLine();
     // "The last 8 hours" asked 3 hours before the history's start: those hours are unknown, not
     // idle; calibration starts at the first state event and says so.
-    const asked = { fromMs: fromMs - 3 * 3600_000, toMs: fromMs + 5 * 3600_000 };
+    // (fractional ms, as an accelerated clock gives)
+    const asked = { fromMs: fromMs - 3 * 3600_000 + 0.25, toMs: fromMs + 5 * 3600_000 + 0.5 };
     const r = await calibrate(h, model, asked, { validate: { replications: 20, workers: 0 } });
     expect(r.window).toEqual({ fromMs, toMs: asked.toMs });
     expect(r.warnings.join('\n')).toContain('3.0 h into the window: calibrated from there (5.0 h)');

@@ -517,7 +517,8 @@ export async function calibrate(
   for (const b of line.buffers) {
     const sig = model.signalByRole(b.path, 'buffer_level')?.path;
     if (sig === undefined) continue;
-    const rows = await historian.queryBuckets([sig], window, window.toMs - window.fromMs);
+    // (one bucket over the window; a width in whole ms, as an accelerated clock's window may not be)
+    const rows = await historian.queryBuckets([sig], window, Math.ceil(window.toMs - window.fromMs));
     const n = rows.reduce((a, r) => a + r.count, 0);
     if (n > 0) bufferMeanLevel[b.id] = rows.reduce((a, r) => a + r.mean * r.count, 0) / n;
   }
