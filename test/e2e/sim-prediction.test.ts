@@ -335,6 +335,11 @@ describe('simulation: prediction versus reality (plant emulator, in-process)', (
       }),
     );
 
+    // A disturbance rate from fewer than three episodes comes with its (wide) interval.
+    const episodes = report.oven?.disturbances?.profiles.length ?? 0;
+    expect(report.warnings.some((w) => w.includes('disturbances: the rate rests on'))).toBe(
+      episodes > 0 && episodes < 3,
+    );
     // The bottleneck the model predicts is the one the line then has.
     expect(`${base.line}/${prediction.bottleneck}`).toBe(
       base.engine.bottleneck(base.line, { fromMs: t1, toMs: t2 })?.average,

@@ -590,6 +590,15 @@ export async function calibrate(
     const disturbances = findDisturbances(qTemps, qSps, curveWindow);
     if (disturbances !== undefined && disturbances.profiles.length > 0) {
       ovenReport.disturbances = disturbances;
+      // One or two episodes give a rate, not a reliable one (exact Poisson 95 % interval).
+      const n = disturbances.profiles.length;
+      if (n < 3) {
+        const h = (curveWindow.toMs - curveWindow.fromMs) / 3_600_000;
+        const [lo, hi] = n === 1 ? [0.0253, 5.572] : [0.242, 7.225];
+        warnings.push(
+          `${ov.qualityZone} disturbances: the rate rests on ${n} episode${n > 1 ? 's' : ''} in ${h.toFixed(1)} h (${(n / h).toFixed(2)}/h, 95 % interval ${(lo / h).toFixed(3)}–${(hi / h).toFixed(2)}/h), and predicted scrap with it; a longer history (--scrap-curve-from) narrows it`,
+        );
+      }
       params.oven.disturbances = {
         stepS: disturbances.stepS,
         profiles: disturbances.profiles,
@@ -598,7 +607,12 @@ export async function calibrate(
     }
     if (curve !== undefined) {
       ovenReport.scrapCurve = curve;
-      params.oven.scrapLogit = { a: curve.a.value, b: curve.b.value, form: curve.form };
+      params.oven.scrapLogit = {
+        a: curve.a.value,
+        b: curve.b.value,
+        form: curve.form,
+        learntWithinC: curve.maxDeviationC,
+      };
       params.oven.inspectAt = curve.inspectAt;
       // The inspecting station's own flat rate is what the curve does not explain.
       const insp = (params.stations as Record<string, Partial<Omit<StationConfig, 'id'>>>)[curve.inspectAt];
@@ -608,7 +622,7 @@ export async function calibrate(
       }
     } else
       warnings.push(
-        'oven scrap curve not fitted (too few scrapped oven parts with a temperature): flat scrap rate kept',
+        'oven scrap curve not fitted (the history holds no temperature excursion of the quality zone to learn it from, or too few scrapped parts with a temperature): flat scrap rate kept, and an oven setpoint what-if cannot change scrap',
       );
   }
 

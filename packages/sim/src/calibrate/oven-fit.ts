@@ -44,9 +44,14 @@ export interface ScrapCurveFit {
    * of the sensor noise, which would otherwise flatten the fitted slope (regression dilution).
    */
   averagingS: number;
+  /** The largest |d| among the parts the curve was fitted to, °C. */
+  maxDeviationC: number;
   /** Observed vs fitted scrap rates per band of |d|. */
   bands: { fromC: number; toC: number; parts: number; observed: number; fitted: number }[];
 }
+
+/** Parts cured beyond the everyday spread that a scrap curve needs (see `fitScrapCurve`). */
+const MIN_EXCURSION_PARTS = 10;
 
 /** Median interval between consecutive completions, ms (0 with fewer than two). */
 function medianGap(comps: readonly { t: number }[]): number {
@@ -381,6 +386,13 @@ export function fitScrapCurve(
   const { a, b: slope } = b.fit;
   const devOf = (x: number): number => (b.form === 'squared' ? Math.sqrt(x) : x);
   const maxD = devOf(Math.max(...b.xs));
+  // A curve needs an excursion to learn from: parts cured beyond the everyday spread (as a
+  // disturbance episode is found: max(1.5 °C, 6 robust sd)). Within the spread alone, the search
+  // over stations, lags and spans finds a "curve" in the noise now and then (a likelihood ratio of
+  // 11 with a slope of 4.8/°C from ±0.6 °C, where the true slope is 0.35/°C: a −5 °C what-if then
+  // predicted 97 % scrap).
+  const excursionC = Math.max(1.5, 6 * spreadOf(b.spanMs));
+  if (b.xs.filter((x) => devOf(x) > excursionC).length < MIN_EXCURSION_PARTS) return undefined;
   const edges = [0, 1, 2, 3, 5, 8, Math.max(8.0001, maxD + 1e-9)];
   const bands: ScrapCurveFit['bands'] = [];
   for (let k = 0; k + 1 < edges.length; k++) {
@@ -414,6 +426,7 @@ export function fitScrapCurve(
     cureSdC: spreadOf(b.spanMs),
     averagingS: b.spanMs / 1000,
     lagS: b.lagMs / 1000,
+    maxDeviationC: maxD,
     bands,
   };
 }

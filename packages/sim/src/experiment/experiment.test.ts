@@ -153,4 +153,21 @@ describe('experiments', () => {
     expect(cooler?.warnings[0]).toContain('no scrap curve calibrated');
     expect(faster?.warnings).toEqual([]);
   });
+
+  it('warns when an oven setpoint what-if goes beyond the deviations the scrap curve was learnt from', async () => {
+    const cfg = demoLike();
+    if (cfg.oven !== undefined) cfg.oven.scrapLogit = { a: -5, b: 0.15, learntWithinC: 4 };
+    const r = await runWhatIf(
+      cfg,
+      [
+        { name: '−3 °C', changes: [parseChange('oven.zone2.setpoint=-3')] },
+        { name: '−5 °C', changes: [parseChange('oven.zone2.setpoint=-5')] },
+      ],
+      { replications: 2, horizonS: 86_400, warmupS: 3600, workers: 0 },
+    );
+    expect(r.scenarios[0]?.warnings).toEqual([]);
+    expect(r.scenarios[1]?.warnings).toEqual([
+      'the quality zone at 175 °C is 5.0 °C off its target, beyond the 4.0 °C the scrap curve was learnt from: its scrap is extrapolated',
+    ]);
+  });
 });

@@ -147,9 +147,10 @@ export function applyChanges(config: LineConfig, changes: readonly Change[]): Li
  * What a scenario asks that the model cannot answer: an oven setpoint change when the model's
  * scrap does not depend on the cure temperature (no scrap curve was calibrated, e.g. from a
  * history at a steady setpoint without disturbances) shows no change in scrap, whatever the
- * real line would do.
+ * real line would do; one that moves the quality zone further from its target than the curve
+ * was learnt from extrapolates it.
  */
-function scenarioWarnings(base: LineConfig, scenario: Scenario): string[] {
+function scenarioWarnings(base: LineConfig, changed: LineConfig, scenario: Scenario): string[] {
   const out: string[] = [];
   const oven = base.oven;
   const zoneChanged = scenario.changes.some(
@@ -159,6 +160,15 @@ function scenarioWarnings(base: LineConfig, scenario: Scenario): string[] {
     out.push(
       `the model's scrap does not depend on the oven's temperature (no scrap curve calibrated: the history had no temperature deviations to learn it from, see gemba sim calibrate --scrap-curve-from); this scenario cannot show a change in scrap`,
     );
+  const within = oven?.scrapLogit.learntWithinC;
+  const sp = changed.oven?.zones.find((z) => z.id === oven?.qualityZone)?.setpointC;
+  if (zoneChanged && oven !== undefined && within !== undefined && sp !== undefined) {
+    const d = Math.abs(sp - oven.targetC);
+    if (d > within)
+      out.push(
+        `the quality zone at ${sp} °C is ${d.toFixed(1)} °C off its target, beyond the ${within.toFixed(1)} °C the scrap curve was learnt from: its scrap is extrapolated`,
+      );
+  }
   return out;
 }
 
@@ -232,7 +242,7 @@ export async function runWhatIf(
           baseline.runs.map((x) => x.scrapRate),
           r.map((x) => x.scrapRate),
         ),
-        warnings: scenarioWarnings(base, s),
+        warnings: scenarioWarnings(base, configs[k + 1] as LineConfig, s),
       };
       if (baseline.ovenScrapRate !== undefined) {
         sr.ovenScrapRateDiff = pairedDifference(

@@ -89,7 +89,13 @@ export interface OvenConfig {
   targetC: number;
   cureNoiseSdC: number;
   /** p = σ(a + b·x) with x = d² (`squared`, the default) or |d| (`absolute`). */
-  scrapLogit: { a: number; b: number; form?: 'squared' | 'absolute' };
+  scrapLogit: {
+    a: number;
+    b: number;
+    form?: 'squared' | 'absolute';
+    /** The largest |d| the curve was learnt from, °C (a calibrated curve): beyond it, it extrapolates. */
+    learntWithinC?: number;
+  };
   /**
    * The station that finds cure scrap (default: the oven itself). Downstream of the oven, a
    * part bound to be scrapped travels through the buffers (taking capacity on the way) and is
