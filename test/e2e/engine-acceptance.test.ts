@@ -274,7 +274,7 @@ describe('engine against the plant emulator (8 h of the demo line)', () => {
     const lineA = lineApt / linePbt;
     const lineE = (lineIct * 1000 * linePq) / lineApt;
     const lineQ = lineGq / linePq;
-    expect(lineIct).toBe(26);
+    expect(lineIct).toBe(24);
     expect(linePq).toBeGreaterThan(0);
     const lineOee = engine.oee(line.path, window);
     expect(Math.abs((lineOee?.availability ?? Number.NaN) - lineA), 'line availability').toBeLessThanOrEqual(

@@ -68,7 +68,7 @@ describe('live twin', () => {
       source: 'opcua-press-weld',
     });
     expect(e.production(L)).toMatchObject({ order: 'PO-1001', product: 'widget-a' });
-    expect(e.asset(`${L}/press`)?.production?.idealCycleTimeS?.press).toBe(20);
+    expect(e.asset(`${L}/press`)?.production?.idealCycleTimeS?.press).toBe(18);
   });
 
   it('a snapshot plus the changes after it neither miss nor repeat a change', () => {
@@ -275,9 +275,9 @@ describe('counters, throughput and OEE', () => {
     expect(o?.producedQuantity).toBe(100);
     expect(o?.goodQuantity).toBe(95);
     expect(o?.availability).toBeCloseTo(2 / 3, 9);
-    expect(o?.effectiveness).toBeCloseTo((20 * 100) / 2400, 9);
+    expect(o?.effectiveness).toBeCloseTo((18 * 100) / 2400, 9);
     expect(o?.qualityRate).toBeCloseTo(0.95, 9);
-    expect(o?.oee).toBeCloseTo((2 / 3) * (2000 / 2400) * 0.95, 9);
+    expect(o?.oee).toBeCloseTo((2 / 3) * (1800 / 2400) * 0.95, 9);
     const k = e.stationKpis(P);
     expect(k?.throughput.partsPerHour60m).toBe(100);
     expect(k?.throughput.partsPerHour1m).toBe(0);
@@ -390,9 +390,9 @@ describe('an engine started mid-shift', () => {
         ['press/parts_good', t0, 100],
       ]),
     );
-    // 30 parts at the ideal 20 s cycle over 10 minutes, running all the time.
+    // 30 parts at the ideal 18 s cycle over 9 minutes, running all the time.
     for (let i = 1; i <= 30; i++) {
-      clock.advance(20_000);
+      clock.advance(18_000);
       e.ingest(
         batch([
           ['press/parts_total', clock.now(), 100 + i],
@@ -432,9 +432,9 @@ describe('line OEE', () => {
         ['pack/parts_good', clock.now(), 0],
       ]),
     );
-    // Pack works 18 s and waits 8 s per part: the line makes one part per 26 s, its design pace.
+    // Pack works 16 s and waits 8 s per part: the line makes one part per 24 s, its design pace.
     for (let i = 1; i <= 40; i++) {
-      clock.advance(18_000);
+      clock.advance(16_000);
       e.ingest(
         batch([
           ['pack/parts_total', clock.now(), i],

@@ -157,18 +157,18 @@ describe('line KPIs', () => {
     expect(lk?.throughput).toEqual(engine.stationKpis(`${L}/pack`)?.throughput);
     expect(lk?.throughput.partsPerHour60m).toBe(100);
     // PBT 6305 s; the line is up whenever pack is not down: APT = 6305 − 900 = 5405 s; the line's
-    // ideal cycle time is assembly's 26 s (pack's own is 18 s).
+    // ideal cycle time is assembly's 24 s (pack's own is 15.5 s).
     const o = lk?.oee;
     expect(o?.plannedBusyTimeMs).toBe(now - t0);
     expect(o?.actualProductionTimeMs).toBe(5_405_000);
-    expect(o?.idealCycleTimeS).toBe(26);
+    expect(o?.idealCycleTimeS).toBe(24);
     expect(o?.availability).toBeCloseTo(5405 / 6305, 12);
-    expect(o?.effectiveness).toBeCloseTo((26 * 190) / 5405, 12);
+    expect(o?.effectiveness).toBeCloseTo((24 * 190) / 5405, 12);
     expect(o?.qualityRate).toBe(1);
-    expect(o?.oee).toBeCloseTo((26 * 190) / 6305, 12);
+    expect(o?.oee).toBeCloseTo((24 * 190) / 6305, 12);
     // The station's own OEE uses its own ideal cycle time and running time.
     const so = engine.stationKpis(`${L}/pack`)?.oee;
-    expect(so?.effectiveness).toBeCloseTo((18 * 190) / 5405, 12);
+    expect(so?.effectiveness).toBeCloseTo((15.5 * 190) / 5405, 12);
   });
 
   it('WIP per buffer is each buffer’s last level; buffers that never reported are left out', () => {

@@ -19,7 +19,7 @@ describe('buildLineModel on the demo plant', () => {
       ['assembly-test', 10],
       ['test-pack', 10],
     ]);
-    expect(cfg.stations[3]?.cycleTime).toEqual({ family: 'deterministic', value: 26 });
+    expect(cfg.stations[3]?.cycleTime).toEqual({ family: 'deterministic', value: 24 });
     expect(cfg.oven?.zones.map((z) => z.id)).toEqual(['zone1', 'zone2', 'zone3']);
     expect(cfg.oven?.qualityZone).toBe('zone2');
     expect(cfg.oven?.targetC).toBe(180);
@@ -33,7 +33,7 @@ describe('buildLineModel on the demo plant', () => {
     const cfg = buildLineModel(model, {}, { startMs: Date.parse('2026-01-05T06:00:00+01:00') });
     const r = simulateLine(cfg, { seed: 1, horizonS: 7 * 86_400, warmupS: 3600 });
     expect(r.bottleneck).toBe('assembly');
-    expect(r.throughputPerHour).toBeCloseTo((3600 / 26) * (1 - 1.5 / 24), 0);
+    expect(r.throughputPerHour).toBeCloseTo((3600 / 24) * (1 - 1.5 / 24), 0);
   });
 
   it('applies calibrated parameters', async () => {
