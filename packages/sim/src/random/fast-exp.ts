@@ -19,7 +19,7 @@ const EXP2_K = new Float64Array(2047);
 for (let k = -1023; k <= 1023; k++) EXP2_K[k + 1023] = 2 ** k;
 const INV_L = 64 / Math.LN2;
 /** ln 2 / 64 in two parts (fdlibm's ln2HI and ln2LO over 64, exactly). */
-const L_HI = 6.9314718036912381649e-1 / 64;
+const L_HI = 0.6931471803691238 / 64;
 const L_LO = 1.9082149292705877e-10 / 64;
 const ROUND = 6755399441055744; // 1.5 · 2^52
 
