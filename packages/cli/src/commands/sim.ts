@@ -204,7 +204,7 @@ function calibrationTable(r: CalibrationReport): string {
     const sc = r.oven.scrapCurve;
     if (sc !== undefined)
       out.push(
-        `  scrap = 1/(1+exp(−(a + b·d²))): a ${sc.a.value.toFixed(3)} ± ${sc.a.se.toFixed(3)}, b ${sc.b.value.toFixed(4)} ± ${sc.b.se.toFixed(4)} (${sc.parts} parts)`,
+        `  scrap = 1/(1+exp(−(a + b·${sc.form === 'absolute' ? '|d|' : 'd²'}))), d = cure temperature − ${sc.targetC} °C: a ${sc.a.value.toFixed(3)} ± ${sc.a.se.toFixed(3)}, b ${sc.b.value.toFixed(4)} ± ${sc.b.se.toFixed(4)} (${sc.parts} parts found at ${sc.inspectAt}, learnt within |d| ≤ ${sc.maxDeviationC.toFixed(1)} °C)`,
       );
   }
   if (r.validation !== undefined) {
@@ -218,7 +218,12 @@ function calibrationTable(r: CalibrationReport): string {
             x.metric,
             x.observed.toFixed(3),
             ci(x.simulated, 3),
-            Number.isFinite(x.relativeError) ? `${(x.relativeError * 100).toFixed(1)} %` : '',
+            // A share's error in points: relative to a share near 0 it says nothing.
+            x.metric.endsWith(' share')
+              ? `${x.simulated.mean >= x.observed ? '+' : ''}${((x.simulated.mean - x.observed) * 100).toFixed(1)} pp`
+              : Number.isFinite(x.relativeError)
+                ? `${(x.relativeError * 100).toFixed(1)} %`
+                : '',
           ]),
       ]),
     );
