@@ -67,6 +67,18 @@ const TREND = 6;
 export type AnomalyEmit = (idx: number, kind: AnomalyKind, detail: string, ts: number, value: number) => void;
 
 /**
+ * A signal's learnt baselines: of its samples (rate of change, stuck) and of its minute means
+ * (EWMA, CUSUM, run rules); NaN until formed. Kept beside the data so that an engine that takes
+ * a line over judges it against the same baselines (see `AnomalyDetectors.setBaseline`).
+ */
+export interface AnomalyBaseline {
+  mean: number;
+  sigma: number;
+  spcMean: number;
+  spcSigma: number;
+}
+
+/**
  * Anomaly detection on process values, state per signal in typed arrays:
  * - `limit`: the value leaves its normal range;
  * - `ewma`: the EWMA statistic of the minute means leaves μ0 ± L σ √(λ/(2−λ)) (drift);
@@ -114,6 +126,9 @@ export class AnomalyDetectors {
   readonly #trendLimitHi: Float64Array;
   readonly #trendLimitLo: Float64Array;
   readonly #emit: AnomalyEmit;
+  readonly #learnt: ((idx: number, ts: number) => void) | undefined;
+  /** While true (a replay of history), anomalies and baselines are learnt but not reported. */
+  #muted = false;
 
   /**
    * @param ranges per signal: `normal` range for limit anomalies and `trend` limits (hi/lo);
@@ -125,10 +140,12 @@ export class AnomalyDetectors {
     >,
     params: AnomalyParams,
     emit: AnomalyEmit,
+    learnt?: (idx: number, ts: number) => void,
   ) {
     const n = ranges.length;
     this.#p = params;
     this.#emit = emit;
+    this.#learnt = learnt;
     this.#enabled = new Uint8Array(n);
     this.#lo = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
     this.#hi = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
@@ -175,6 +192,48 @@ export class AnomalyDetectors {
     return this.#enabled[idx] === 1;
   }
 
+  /** Both learnt baselines of a signal (NaN where not formed yet). */
+  baselines(idx: number): AnomalyBaseline {
+    return {
+      mean: this.#bmean[idx] as number,
+      sigma: this.#sigma[idx] as number,
+      spcMean: this.#mMean[idx] as number,
+      spcSigma: this.#mSigma[idx] as number,
+    };
+  }
+
+  /**
+   * Takes a signal's baselines as another engine learnt them (the formed ones: finite mean and
+   * σ); the detectors then judge new values against them instead of learning their own.
+   */
+  setBaseline(idx: number, b: AnomalyBaseline): void {
+    if (this.#enabled[idx] !== 1) return;
+    if (Number.isFinite(b.mean) && Number.isFinite(b.sigma)) {
+      this.#bmean[idx] = b.mean;
+      this.#sigma[idx] = b.sigma;
+      this.#bc[idx] = this.#p.baselineSamples;
+    }
+    if (Number.isFinite(b.spcMean) && Number.isFinite(b.spcSigma)) {
+      this.#mMean[idx] = b.spcMean;
+      this.#mSigma[idx] = b.spcSigma;
+      this.#mc[idx] = this.#p.spcBaselineMinutes;
+      this.#ewma[idx] = b.spcMean;
+    }
+  }
+
+  /**
+   * Runs `replay` (history fed through {@link add}) with reporting off: the statistics, edges and
+   * hold-offs come out as if live, but nothing that happened then is reported again.
+   */
+  replay(replay: () => void): void {
+    this.#muted = true;
+    try {
+      replay();
+    } finally {
+      this.#muted = false;
+    }
+  }
+
   /** The learnt baseline of a signal, once formed. */
   baseline(idx: number): { mean: number; sigma: number } | undefined {
     const s = this.#sigma[idx] as number;
@@ -202,6 +261,7 @@ export class AnomalyDetectors {
     const j = idx * K + kind;
     if (ts - (this.#lastFire[j] as number) < this.#p.holdoffMs) return;
     this.#lastFire[j] = ts;
+    if (this.#muted) return;
     this.#emit(idx, ANOMALY_KINDS[kind] as AnomalyKind, text ?? detail(kind, info), ts, v);
   }
 
@@ -238,6 +298,7 @@ export class AnomalyDetectors {
       if (c >= p.baselineSamples) {
         sigma = Math.sqrt((this.#bm2[idx] as number) / (c - 1));
         this.#sigma[idx] = sigma;
+        if (!this.#muted) this.#learnt?.(idx, ts);
       }
       return;
     }
@@ -275,6 +336,7 @@ export class AnomalyDetectors {
         sigma = Math.sqrt((this.#mM2[idx] as number) / (c - 1));
         this.#mSigma[idx] = sigma;
         this.#ewma[idx] = m1;
+        if (!this.#muted) this.#learnt?.(idx, ts);
       }
       return;
     }

@@ -95,6 +95,8 @@ export interface RestoreSummary {
   counterSamples: number;
   /** Signals that have a value after the restore. */
   signals: number;
+  /** Signals whose anomaly baselines came back from their previous owner. */
+  anomalyBaselines: number;
 }
 
 /** Options of {@link Engine.attach}. */

@@ -119,6 +119,9 @@ const NO_QUALITY = 255;
 const QUALITY_NAMES = ['good', 'uncertain', 'bad'] as const;
 /** Grace after a window's end before an idle signal's bucket is closed by the clock, ms. */
 const WINDOW_GRACE_MS = 2000;
+/** The `type` of the `system` events that keep a signal's anomaly baselines. */
+const ANOMALY_BASELINE = 'anomaly-baseline';
+
 /** Latest time the historian is asked about when a restore has no `asOfMs` (max Date), ms. */
 const MAX_TIME_MS = 8.64e15;
 /** How far back a restore looks for a signal's last sample before a time, step by step, ms. */
@@ -352,6 +355,7 @@ class GembaEngine implements Engine {
         trendWindowMin: this.#t.trendWindowMin,
       },
       (idx, kind, detail, ts, value) => this.#onAnomaly(idx, kind, detail, ts, value),
+      (idx, ts) => this.#onBaseline(idx, ts),
     );
     this.#feed = new ChangeFeed(this.#t.changeFeedCapacity, this.#paths);
     this.#historianTakesRollups =
@@ -663,6 +667,93 @@ class GembaEngine implements Engine {
     });
   }
 
+  /**
+   * A signal's anomaly baseline just formed: kept in the historian (a `system` event of type
+   * `anomaly-baseline`) so that an engine that takes the line over judges against the same one.
+   */
+  #onBaseline(idx: number, ts: number): void {
+    if (this.#historian === undefined) return;
+    const signal = this.#paths[idx] as string;
+    const b = this.#anomaly.baselines(idx);
+    const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+    this.#pendingEvents.push({
+      id: `${signal}:anomaly-baseline@${ts}`,
+      kind: 'system',
+      source: signal,
+      ts,
+      data: {
+        type: ANOMALY_BASELINE,
+        mean: finite(b.mean),
+        sigma: finite(b.sigma),
+        spcMean: finite(b.spcMean),
+        spcSigma: finite(b.spcSigma),
+      },
+    });
+  }
+
+  /**
+   * Restores anomaly detection for signals `analysed` (restore): the baselines their previous
+   * owner learnt, then their last trend window of history fed through the detectors with
+   * reporting off, so that the EWMA, CUSUM, trend, stuck counts and hold-offs carry on.
+   */
+  async #restoreAnomaly(
+    h: Historian,
+    analysed: readonly number[],
+    line: string | undefined,
+    untilMs: number,
+    endMs: number,
+  ): Promise<number> {
+    if (analysed.length === 0) return 0;
+    const wanted = new Set(analysed);
+    const events = await h.queryEvents({
+      fromMs: 0,
+      toMs: endMs,
+      kind: 'system',
+      ...(line === undefined ? {} : { sourcePrefix: line }),
+    });
+    const latest = new Map<number, Record<string, unknown>>();
+    for (const e of events) {
+      const idx = this.#index.get(e.source);
+      if (idx !== undefined && wanted.has(idx) && e.data.type === ANOMALY_BASELINE) latest.set(idx, e.data);
+    }
+    const num = (x: unknown): number => (typeof x === 'number' ? x : Number.NaN);
+    for (const [idx, d] of latest)
+      this.#anomaly.setBaseline(idx, {
+        mean: num(d.mean),
+        sigma: num(d.sigma),
+        spcMean: num(d.spcMean),
+        spcSigma: num(d.spcSigma),
+      });
+    const fromMs = untilMs - (this.#t.trendWindowMin + 1) * 60_000;
+    const rows = (
+      await Promise.all(
+        analysed.map(async (idx) =>
+          (await h.queryRaw(this.#paths[idx] as string, { fromMs, toMs: endMs })).map((s) => ({ idx, s })),
+        ),
+      )
+    ).flat();
+    rows.sort((a, b) => a.s.ts - b.s.ts || a.idx - b.idx);
+    const times = new Float64Array(this.#paths.length);
+    const values = new Float64Array(this.#paths.length);
+    this.#anomaly.replay(() => {
+      for (const { idx, s } of rows) {
+        if (typeof s.value !== 'number' || !Number.isFinite(s.value) || s.quality === 'bad') continue;
+        // As live: a station's own process values only while it ran.
+        const w = this.#gated[idx] === 1 ? this.#stations[this.#stationOf[idx] as number] : undefined;
+        if (w !== undefined && w.tracker.intervalsIn(s.ts, s.ts + 1)[0]?.state !== 'running') continue;
+        times[idx] = s.ts;
+        values[idx] = s.value;
+        this.#anomaly.add(idx, times, values);
+      }
+    });
+    // A baseline that formed only now, in the replay (its owner had not got that far), is kept
+    // for the next owner too.
+    for (const idx of analysed)
+      if (!latest.has(idx) && Number.isFinite(this.#anomaly.baselines(idx).sigma))
+        this.#onBaseline(idx, untilMs);
+    return latest.size;
+  }
+
   #onAnomaly(idx: number, kind: AnomalyEvent['kind'], detail: string, ts: number, value: number): void {
     const signal = this.#paths[idx] as string;
     const ev: AnomalyEvent = {
@@ -818,7 +909,7 @@ class GembaEngine implements Engine {
   }
 
   async restore(options: RestoreOptions = {}): Promise<RestoreSummary> {
-    const summary: RestoreSummary = { intervals: 0, counterSamples: 0, signals: 0 };
+    const summary: RestoreSummary = { intervals: 0, counterSamples: 0, signals: 0, anomalyBaselines: 0 };
     const h = this.#historian;
     if (h === undefined) return summary;
     const { line } = options;
@@ -928,6 +1019,13 @@ class GembaEngine implements Engine {
     }
     for (const w of stations) summary.intervals += w.tracker.intervals.length;
     for (const i of scope) if (!Number.isNaN(this.#ts[i] as number)) summary.signals++;
+    summary.anomalyBaselines = await this.#restoreAnomaly(
+      h,
+      scope.filter((i) => this.#anomaly.enabled(i)),
+      line,
+      Math.min(asOfMs, now),
+      endMs,
+    );
     this.#stateVersion++;
     this.#log.info(
       { ...summary, line, fromMs, asOfMs: Number.isFinite(asOfMs) ? asOfMs : undefined },

@@ -63,6 +63,7 @@ describe('restore', () => {
       intervals: 0,
       counterSamples: 0,
       signals: 0,
+      anomalyBaselines: 0,
     });
     const summary = await b.restore({ fromMs: t0, line: L });
     expect(summary.intervals).toBe(2);
@@ -122,6 +123,69 @@ describe('restore', () => {
       Array.from({ length: 9 }, (_, i) => `${L}/press@${t0 + i * 60_000}`),
     );
     expect(e.stationKpis(`${L}/press`, { fromMs: t0, toMs: t0 + 600_000 })?.oee.producedQuantity).toBe(45);
+  });
+});
+
+describe('restore: anomaly detection', () => {
+  it('a line taken over is judged against the baselines its previous owner learnt, as if undisturbed', async () => {
+    const model = await loadModelFile(PLANT);
+    const historian = new MemoryHistorian();
+    const t0 = Date.UTC(2026, 0, 5, 0, 0);
+    const V = `${L}/press/vibration`;
+    // The press runs; its vibration at 1 Hz is 2.0 mm/s with a deterministic wobble, and from
+    // minute 50 it sits 0.5 mm/s higher (a level shift, several σ of its minute means).
+    const vib = (s: number): number =>
+      2 + 0.1 * Math.sin(s * 1.7) * Math.cos(s * 0.31) + (s >= 3000 ? 0.5 : 0);
+    const batchAt = (s: number) => {
+      const b = new SampleBatchBuilder();
+      if (s === 0) b.push(`${L}/press/state`, t0, PACKML_CODE.Execute);
+      b.push(V, t0 + s * 1000, vib(s));
+      return b.build();
+    };
+    const undisturbed = createEngine({ model, clock: new ManualClock(t0), logger: silentLogger() });
+    // The first owner takes minutes 0–45 in (the historian writer stores them beside it), then dies.
+    const first = createEngine({ model, clock: new ManualClock(t0), logger: silentLogger(), historian });
+    const cut = 45 * 60;
+    for (let s = 0; s < cut; s++) {
+      const b = batchAt(s);
+      undisturbed.ingest(b);
+      first.ingest(b);
+      await historian.append(b);
+    }
+    await first.stop();
+    const events = await historian.queryEvents({ fromMs: t0, toMs: t0 + cut * 1000, kind: 'system' });
+    // Baselines formed after 600 samples and after 30 minute means.
+    expect(events.map((e) => [e.source, e.data.type])).toEqual([
+      [V, 'anomaly-baseline'],
+      [V, 'anomaly-baseline'],
+    ]);
+    const next = createEngine({
+      model,
+      clock: new ManualClock(t0 + cut * 1000),
+      logger: silentLogger(),
+      historian,
+    });
+    const summary = await next.restore({ line: L, asOfMs: t0 + cut * 1000 - 1000 });
+    expect(summary.anomalyBaselines).toBe(1);
+    const fresh = createEngine({ model, clock: new ManualClock(t0 + cut * 1000), logger: silentLogger() });
+    for (let s = cut; s < 65 * 60; s++) {
+      const b = batchAt(s);
+      undisturbed.ingest(b);
+      next.ingest(b);
+      fresh.ingest(b);
+    }
+    const after = (e: typeof next) =>
+      e
+        .anomalies(t0 + cut * 1000)
+        .map((a) => `${a.kind}@${(a.ts - t0) / 1000}`)
+        .sort();
+    expect(after(undisturbed).length).toBeGreaterThan(0);
+    // The shift is seen as the undisturbed engine saw it ...
+    expect(after(next)).toEqual(after(undisturbed));
+    // ... where an engine without the history learns the shifted level as its baseline and sees
+    // nothing (or other things).
+    expect(after(fresh)).not.toEqual(after(undisturbed));
+    for (const e of [undisturbed, next, fresh]) await e.stop();
   });
 });
 
