@@ -221,9 +221,11 @@ function calibrationTable(r: CalibrationReport): string {
             // A share's error in points: relative to a share near 0 it says nothing.
             x.metric.endsWith(' share')
               ? `${x.simulated.mean >= x.observed ? '+' : ''}${((x.simulated.mean - x.observed) * 100).toFixed(1)} pp`
-              : Number.isFinite(x.relativeError)
-                ? `${(x.relativeError * 100).toFixed(1)} %`
-                : '',
+              : x.metric.endsWith(' mean level') && Math.abs(x.observed) < 1
+                ? `${x.simulated.mean >= x.observed ? '+' : ''}${(x.simulated.mean - x.observed).toFixed(2)} parts`
+                : Number.isFinite(x.relativeError)
+                  ? `${(x.relativeError * 100).toFixed(1)} %`
+                  : '',
           ]),
       ]),
     );

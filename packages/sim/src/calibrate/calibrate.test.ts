@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { buildLineModel } from '../line/build-line-model.ts';
 import type { DistributionSpec } from '../random/distributions.ts';
 import { writeSyntheticHistory } from '../testing/synthetic-history.ts';
-import { calibrate } from './calibrate.ts';
+import { calibrate, timeWeightedMean } from './calibrate.ts';
 
 const demo = new URL('../../../../examples/demo-line/plant.yaml', import.meta.url).pathname;
 const lognormal = (mean: number, cv: number): DistributionSpec => {
@@ -57,6 +57,24 @@ async function knownLine() {
   await writeSyntheticHistory(h, model, truth, { seed: 11, fromMs, horizonS: hours * 3600 });
   return { model, fromMs, hours, h };
 }
+
+describe('timeWeightedMean', () => {
+  it('weighs a level reported by exception by how long it held, from the last value before the window', () => {
+    // A buffer that takes a part and passes it on within a second, once a minute: samples
+    // 0, 1, 0, 1, ... (their plain mean is 0.5); it held 1 part for 1 s of every 60.
+    const t0 = Date.UTC(2026, 0, 5);
+    const samples = [{ signal: 'b', ts: t0 - 30_000, value: 0, quality: 'good' as const }];
+    for (let m = 0; m < 60; m++) {
+      samples.push({ signal: 'b', ts: t0 + m * 60_000, value: 1, quality: 'good' });
+      samples.push({ signal: 'b', ts: t0 + m * 60_000 + 1000, value: 0, quality: 'good' });
+    }
+    expect(timeWeightedMean(samples, { fromMs: t0, toMs: t0 + 3_600_000 })).toBeCloseTo(1 / 60, 12);
+    // Before the first sample in the window, the level is the one before it (0 here).
+    expect(timeWeightedMean(samples, { fromMs: t0 - 20_000, toMs: t0 + 40_000 })).toBeCloseTo(1 / 60, 12);
+    // A bad sample holds nothing; nothing known in the window gives undefined.
+    expect(timeWeightedMean([], { fromMs: t0, toMs: t0 + 1 })).toBeUndefined();
+  });
+});
 
 describe('calibration from the historian recovers a known line', () => {
   it('fits cycle times, failures, scrap, the oven and validates', async () => {

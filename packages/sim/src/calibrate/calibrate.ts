@@ -209,6 +209,26 @@ function runningBetween(iv: readonly Interval[], a: number, b: number): number {
   return sum;
 }
 
+/**
+ * The time-weighted mean over `w` of a signal held from each sample to the next (samples in
+ * time order, possibly starting before `w`); undefined without a value in `w`.
+ */
+export function timeWeightedMean(samples: readonly Sample[], w: TimeRange): number | undefined {
+  let area = 0;
+  let covered = 0;
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i] as Sample;
+    const v = s.value;
+    if (typeof v !== 'number' || !Number.isFinite(v) || s.quality === 'bad') continue;
+    const from = Math.max(s.ts, w.fromMs);
+    const to = Math.min((samples[i + 1] as Sample | undefined)?.ts ?? w.toMs, w.toMs);
+    if (to <= from) continue;
+    area += v * (to - from);
+    covered += to - from;
+  }
+  return covered > 0 ? area / covered : undefined;
+}
+
 async function rawAll(h: Historian, signal: string | undefined, w: TimeRange): Promise<Sample[]> {
   if (signal === undefined) return [];
   return await h.queryRaw(signal, w);
@@ -512,15 +532,19 @@ export async function calibrate(
     );
   }
 
-  // Buffers: observed mean levels (capacities come from the model).
+  // Buffers: observed mean levels (capacities come from the model), time-weighted: a level
+  // reported by exception sends a sample per change, and the plain mean of the samples of a
+  // buffer that fills and empties at once (0, 1, 0, 1, ...) is 0.5 where it held 0 nearly all
+  // the time. The level before the window's first sample is the last one before it.
   const bufferMeanLevel: Record<string, number> = {};
   for (const b of line.buffers) {
     const sig = model.signalByRole(b.path, 'buffer_level')?.path;
     if (sig === undefined) continue;
-    // (one bucket over the window; a width in whole ms, as an accelerated clock's window may not be)
-    const rows = await historian.queryBuckets([sig], window, Math.ceil(window.toMs - window.fromMs));
-    const n = rows.reduce((a, r) => a + r.count, 0);
-    if (n > 0) bufferMeanLevel[b.id] = rows.reduce((a, r) => a + r.mean * r.count, 0) / n;
+    const mean = timeWeightedMean(
+      await rawAll(historian, sig, { fromMs: window.fromMs - lookback, toMs: window.toMs }),
+      window,
+    );
+    if (mean !== undefined) bufferMeanLevel[b.id] = mean;
   }
 
   // The oven: zone dynamics and the scrap curve.
