@@ -1,36 +1,27 @@
 // The alarm off-delay (ANSI/ISA-18.2-2016 §11.4: an alarm clears only after its condition has
 // been gone for the off-delay), through the engine with a model that sets one.
 import { readFileSync } from 'node:fs';
-import { ManualClock, type Model, PACKML_CODE, parseModel, silentLogger } from '@gemba/core';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock, PACKML_CODE, parseModel } from '@gemba/core';
+import { describe, expect, it } from 'vitest';
 import { Alarm } from './alarms.ts';
-import { createEngine } from './engine.ts';
-import type { Engine } from './engine-api.ts';
-import { batch, DEMO_PLANT_FILE, L } from './testing/demo-line.ts';
+import { batch, DEMO_PLANT_FILE, engineFixture, L } from './testing/demo-line.ts';
 
 const VIB = `${L}/press/vibration`;
 const ID = `${VIB}:hi`;
 // The demo line with a 10 s off-delay on the press vibration (hi 7.1, deadband 0.2, on-delay 5 s).
 const VIB_LIMITS = 'limits: { hi: 7.1, hihi: 11.2, deadband: 0.2, onDelayMs: 5000, priority: high }';
-let model: Model;
-beforeAll(() => {
+const fx = engineFixture(() => {
   const text = readFileSync(DEMO_PLANT_FILE, 'utf8');
   if (!text.includes(VIB_LIMITS)) throw new Error('the demo line changed its vibration limits');
-  model = parseModel(
+  return parseModel(
     text.replace(VIB_LIMITS, VIB_LIMITS.replace('onDelayMs: 5000', 'onDelayMs: 5000, offDelayMs: 10000')),
   );
-});
-
-const engines: Engine[] = [];
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.stop();
 });
 
 describe('alarm off-delay', () => {
   it('clears only after the condition has been gone for the off-delay, as of when it expired', () => {
     const clock = new ManualClock();
-    const e = createEngine({ model, clock, logger: silentLogger() });
-    engines.push(e);
+    const e = fx.make(clock);
     const t0 = clock.now();
     const vib = (dt: number, v: number): void => e.ingest(batch([['press/vibration', t0 + dt, v]]));
     const state = (): string | undefined => e.alarms({ all: true }).find((a) => a.id === ID)?.state;

@@ -1,35 +1,11 @@
-import {
-  InProcessBus,
-  loadModelFile,
-  ManualClock,
-  type Model,
-  PACKML_CODE,
-  SampleBatchBuilder,
-  type SampleValue,
-  silentLogger,
-} from '@gemba/core';
+import { InProcessBus, ManualClock, PACKML_CODE, SampleBatchBuilder, type SampleValue } from '@gemba/core';
 import { MemoryHistorian } from '@gemba/core/testing';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine } from './engine.ts';
-import type { Engine } from './engine-api.ts';
-import { batch, DEMO_PLANT_FILE, L } from './testing/demo-line.ts';
+import { describe, expect, it } from 'vitest';
+import { batch, engineFixture, L } from './testing/demo-line.ts';
 import type { TwinChange } from './types.ts';
 
-let model: Model;
-beforeAll(async () => {
-  model = await loadModelFile(DEMO_PLANT_FILE);
-});
-
-const engines: Engine[] = [];
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.stop();
-});
-
-function make(clock: ManualClock, extra: Partial<Parameters<typeof createEngine>[0]> = {}): Engine {
-  const e = createEngine({ model, clock, logger: silentLogger(), ...extra });
-  engines.push(e);
-  return e;
-}
+const fx = engineFixture();
+const { make } = fx;
 
 describe('live twin', () => {
   it('keeps last value, quality, source time, age and staleness per signal', () => {
@@ -412,9 +388,9 @@ describe('the schedule', () => {
     const clock = new ManualClock();
     const e = make(clock);
     expect(e.production(L).order).toBe('PO-1001');
-    e.setOrders([...model.orders, { id: 'PO-2002', product: 'widget-a', line: L, status: 'running' }]);
+    e.setOrders([...fx.model.orders, { id: 'PO-2002', product: 'widget-a', line: L, status: 'running' }]);
     expect(e.production(L)).toMatchObject({ order: 'PO-2002', product: 'widget-a' });
-    e.setOrders([{ id: 'PO-2002', product: 'widget-a', line: L, status: 'done' }, ...model.orders]);
+    e.setOrders([{ id: 'PO-2002', product: 'widget-a', line: L, status: 'done' }, ...fx.model.orders]);
     expect(e.production(L).order).toBe('PO-1001');
   });
 });

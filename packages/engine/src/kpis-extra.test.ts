@@ -1,19 +1,10 @@
-import { loadModelFile, ManualClock, type Model, PACKML_CODE, silentLogger } from '@gemba/core';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine } from './engine.ts';
+import { ManualClock, PACKML_CODE } from '@gemba/core';
+import { describe, expect, it } from 'vitest';
 import type { Engine } from './engine-api.ts';
-import { batch, DEMO_PLANT_FILE, L } from './testing/demo-line.ts';
+import { batch, engineFixture, L } from './testing/demo-line.ts';
 
 const MIN = 60_000;
-let model: Model;
-beforeAll(async () => {
-  model = await loadModelFile(DEMO_PLANT_FILE);
-});
-
-const engines: Engine[] = [];
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.stop();
-});
+const fx = engineFixture();
 
 /**
  * The pack station from 06:00 Berlin (the early shift's start, no break before 10:00):
@@ -27,8 +18,7 @@ afterEach(async () => {
 function scriptedPack(): { engine: Engine; t0: number; now: number } {
   const t0 = Date.UTC(2026, 0, 5, 5, 0, 0);
   const clock = new ManualClock(t0);
-  const engine = createEngine({ model, clock, logger: silentLogger() });
-  engines.push(engine);
+  const engine = fx.make(clock);
   let parts = 0;
   const part = (ts: number): void => {
     parts++;
@@ -89,8 +79,7 @@ describe('station KPIs beyond OEE', () => {
     // 10:00-10:30. At 10:45: 240 parts before the break, 30 during it, 15 after it.
     const t0 = Date.UTC(2026, 0, 5, 5, 0, 0);
     const clock = new ManualClock(t0);
-    const engine = createEngine({ model, clock, logger: silentLogger() });
-    engines.push(engine);
+    const engine = fx.make(clock);
     engine.ingest(
       batch([
         ['press/state', t0, PACKML_CODE.Execute],
