@@ -19,6 +19,7 @@ import type { LineConfig, PlannedStop, StationConfig } from '../line/line-config
 import { SIM_STATES, type SimState } from '../line/line-sim.ts';
 import type { DistributionSpec } from '../random/distributions.ts';
 import type { Estimate } from '../stats/confidence.ts';
+import { stepIntegral, stepMean } from '../stats/step-series.ts';
 import { fitFailureRatePrior } from './failure-prior.ts';
 import { type FitFamily, type FitResult, fitDistribution, type Observations } from './fit-distribution.ts';
 import {
@@ -214,19 +215,12 @@ function runningBetween(iv: readonly Interval[], a: number, b: number): number {
  * time order, possibly starting before `w`); undefined without a value in `w`.
  */
 export function timeWeightedMean(samples: readonly Sample[], w: TimeRange): number | undefined {
-  let area = 0;
-  let covered = 0;
-  for (let i = 0; i < samples.length; i++) {
-    const s = samples[i] as Sample;
-    const v = s.value;
-    if (typeof v !== 'number' || !Number.isFinite(v) || s.quality === 'bad') continue;
-    const from = Math.max(s.ts, w.fromMs);
-    const to = Math.min((samples[i + 1] as Sample | undefined)?.ts ?? w.toMs, w.toMs);
-    if (to <= from) continue;
-    area += v * (to - from);
-    covered += to - from;
-  }
-  return covered > 0 ? area / covered : undefined;
+  const series: { t: number; v: number }[] = [];
+  for (const s of samples)
+    if (typeof s.value === 'number' && Number.isFinite(s.value) && s.quality !== 'bad')
+      series.push({ t: s.ts, v: s.value });
+  const from = Math.max(w.fromMs, series[0]?.t ?? Number.POSITIVE_INFINITY);
+  return w.toMs > from ? stepMean(series, stepIntegral(series), from, w.toMs) : undefined;
 }
 
 async function rawAll(h: Historian, signal: string | undefined, w: TimeRange): Promise<Sample[]> {

@@ -1,5 +1,6 @@
 import type { Sample } from '@gemba/core';
 import { median, robustSd } from '../stats/robust.ts';
+import { stepAt, stepIntegral, stepMean } from '../stats/step-series.ts';
 
 /** A zone's fitted dynamics. */
 export interface ZoneFit {
@@ -50,6 +51,14 @@ export interface ScrapCurveFit {
   bands: { fromC: number; toC: number; parts: number; observed: number; fitted: number }[];
 }
 
+/**
+ * How far off its setpoint the quality zone must be to count as an excursion (a disturbance
+ * episode; the parts a scrap curve learns from), given its everyday spread σ: max(1.5 °C, 6 σ).
+ */
+function excursionThresholdC(sd: number): number {
+  return Math.max(1.5, 6 * sd);
+}
+
 /** Parts cured beyond the everyday spread that a scrap curve needs (see `fitScrapCurve`). */
 const MIN_EXCURSION_PARTS = 10;
 
@@ -68,52 +77,6 @@ function numeric(samples: readonly Sample[]): { t: number; v: number }[] {
   for (const s of samples)
     if (s.quality === 'good' && typeof s.value === 'number') out.push({ t: s.ts, v: s.value });
   return out;
-}
-
-/** The value of a step signal at time t (last sample at or before t), or undefined. */
-function stepAt(series: readonly { t: number; v: number }[], t: number): number | undefined {
-  let lo = 0;
-  let hi = series.length - 1;
-  if (hi < 0 || (series[0] as { t: number }).t > t) return undefined;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if ((series[mid] as { t: number }).t <= t) lo = mid;
-    else hi = mid - 1;
-  }
-  return (series[lo] as { v: number }).v;
-}
-
-/**
- * Time-weighted mean of a step signal over [a, b] (the last sample before `a` holds until the
- * next), using `cum` (the integral from the first sample to each sample); undefined before the
- * first sample.
- */
-function stepMean(
-  series: readonly { t: number; v: number }[],
-  cum: Float64Array,
-  a: number,
-  b: number,
-): number | undefined {
-  if (!(b > a)) return stepAt(series, b);
-  const ia = indexAt(series, a);
-  const ib = indexAt(series, b);
-  if (ia < 0 || ib < 0) return undefined;
-  const integ = (i: number, t: number): number =>
-    (cum[i] as number) + (series[i] as { v: number }).v * (t - (series[i] as { t: number }).t);
-  return (integ(ib, b) - integ(ia, a)) / (b - a);
-}
-
-/** Index of the last sample at or before t, or −1. */
-function indexAt(series: readonly { t: number }[], t: number): number {
-  let lo = 0;
-  let hi = series.length - 1;
-  if (hi < 0 || (series[0] as { t: number }).t > t) return -1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if ((series[mid] as { t: number }).t <= t) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }
 
 /**
@@ -306,11 +269,7 @@ export function fitScrapCurve(
   const T = numeric(temps);
   const SP = numeric(setpoints);
   const exits = completionsWithScrap(oven);
-  const cum = new Float64Array(T.length);
-  for (let i = 1; i < T.length; i++) {
-    const p = T[i - 1] as { t: number; v: number };
-    cum[i] = (cum[i - 1] as number) + p.v * ((T[i] as { t: number }).t - p.t);
-  }
+  const cum = stepIntegral(T);
   type Cand = {
     station: string;
     lagMs: number;
@@ -391,7 +350,8 @@ export function fitScrapCurve(
   // over stations, lags and spans finds a "curve" in the noise now and then (a likelihood ratio of
   // 11 with a slope of 4.8/°C from ±0.6 °C, where the true slope is 0.35/°C: a −5 °C what-if then
   // predicted 97 % scrap).
-  const excursionC = Math.max(1.5, 6 * spreadOf(b.spanMs));
+  const cureSdC = spreadOf(b.spanMs);
+  const excursionC = excursionThresholdC(cureSdC);
   if (b.xs.filter((x) => devOf(x) > excursionC).length < MIN_EXCURSION_PARTS) return undefined;
   const edges = [0, 1, 2, 3, 5, 8, Math.max(8.0001, maxD + 1e-9)];
   const bands: ScrapCurveFit['bands'] = [];
@@ -423,7 +383,7 @@ export function fitScrapCurve(
     transitOffset: Math.round(b.lagMs / Math.max(1, medianGap(exits))),
     likelihoodRatio: 2 * b.gain,
     targetC,
-    cureSdC: spreadOf(b.spanMs),
+    cureSdC,
     averagingS: b.spanMs / 1000,
     lagS: b.lagMs / 1000,
     maxDeviationC: maxD,
@@ -493,7 +453,7 @@ export function findDisturbances(
   const seen = dev.filter((_, k) => ok[k]);
   if (seen.length < 10) return undefined;
   const sd = robustSd(seen);
-  const threshold = Math.max(1.5, 6 * sd);
+  const threshold = excursionThresholdC(sd);
   const profiles: number[][] = [];
   const startsMs: number[] = [];
   let k = 0;
