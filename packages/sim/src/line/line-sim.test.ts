@@ -19,6 +19,25 @@ function line(stations: StationConfig[], capacities: number[]): LineConfig {
 
 const exp = (mean: number): DistributionSpec => ({ family: 'exponential', mean });
 
+type OvenConfig = NonNullable<LineConfig['oven']>;
+/**
+ * The oven tests' oven: zone 2 (τ 300 s, from 20 °C, 230 °C of heater rise) the quality zone
+ * with target 180 °C, no cure noise, scrap p(d) = σ(−4 + 0.1 d²); `zone` and `rest` change it.
+ */
+function ovenOf(zone: Partial<OvenConfig['zones'][number]> = {}, rest: Partial<OvenConfig> = {}): OvenConfig {
+  return {
+    station: 'oven',
+    zones: [{ id: 'zone2', setpointC: 180, timeConstantS: 300, ambientC: 20, maxRiseC: 230, ...zone }],
+    qualityZone: 'zone2',
+    targetC: 180,
+    cureNoiseSdC: 0,
+    scrapLogit: { a: -4, b: 0.1 },
+    ...rest,
+  };
+}
+/** The scrap probability of that oven at a deviation of d °C. */
+const ovenScrapP = (d: number): number => 1 / (1 + Math.exp(-(-4 + 0.1 * d * d)));
+
 /** Throughput of the two-machine exponential line (blocking after service) from its birth–death chain. */
 function twoMachineThroughput(mu1: number, mu2: number, capacity: number): number {
   // States 0..capacity+2: parts in buffer + at machine 2, plus machine 1 holding a blocked part.
@@ -133,16 +152,9 @@ describe('line simulation: textbook lines (fixed seeds)', () => {
     const base = line([station('oven', { family: 'deterministic', value: 10 })], []);
     const withOven = (setpointC: number, maxRiseC = 200): LineConfig => ({
       ...base,
-      oven: {
-        station: 'oven',
-        zones: [{ id: 'zone2', setpointC, timeConstantS: 300, ambientC: 20, maxRiseC }],
-        qualityZone: 'zone2',
-        targetC: 180,
-        cureNoiseSdC: 0,
-        scrapLogit: { a: -4, b: 0.1 },
-      },
+      oven: ovenOf({ setpointC, maxRiseC }),
     });
-    const p = (d: number): number => 1 / (1 + Math.exp(-(-4 + 0.1 * d * d)));
+    const p = ovenScrapP;
     const onTarget = simulateLine(withOven(180), { seed: 1, horizonS: 200_000 });
     const cooler = simulateLine(withOven(175), { seed: 1, horizonS: 200_000 });
     const limited = simulateLine(withOven(180, 150), { seed: 1, horizonS: 200_000 });
@@ -155,17 +167,9 @@ describe('line simulation: textbook lines (fixed seeds)', () => {
   it('quality-zone disturbances: a replayed episode shifts the cure temperature while it lasts; drawn ones come at their rate', () => {
     const oven = (disturbances: NonNullable<LineConfig['oven']>['disturbances']): LineConfig => ({
       ...line([station('oven', { family: 'deterministic', value: 10 })], []),
-      oven: {
-        station: 'oven',
-        zones: [{ id: 'zone2', setpointC: 180, timeConstantS: 300, ambientC: 20, maxRiseC: 230 }],
-        qualityZone: 'zone2',
-        targetC: 180,
-        cureNoiseSdC: 0,
-        scrapLogit: { a: -4, b: 0.1 },
-        ...(disturbances === undefined ? {} : { disturbances }),
-      },
+      oven: ovenOf({}, disturbances === undefined ? {} : { disturbances }),
     });
-    const p = (d: number): number => 1 / (1 + Math.exp(-(-4 + 0.1 * d * d)));
+    const p = ovenScrapP;
     // 10 °C low for 10 000 s of a 100 000-s run: a tenth of the parts at p(10), the rest at p(0).
     const replay = simulateLine(
       oven({ stepS: 1000, profiles: [Array(10).fill(-10)], ratePerS: 0, at: [{ atS: 50_000, profile: 0 }] }),
@@ -192,18 +196,10 @@ describe('line simulation: textbook lines (fixed seeds)', () => {
         ],
         [3, 3],
       ),
-      oven: {
-        station: 'oven',
-        zones: [{ id: 'zone2', setpointC: 175, timeConstantS: 300, ambientC: 20, maxRiseC: 230 }],
-        qualityZone: 'zone2',
-        targetC: 180,
-        cureNoiseSdC: 0,
-        scrapLogit: { a: -4, b: 0.1 },
-        inspectAt: 'test',
-      },
+      oven: ovenOf({ setpointC: 175 }, { inspectAt: 'test' }),
     };
     const r = simulateLine(cfg, { seed: 2, horizonS: 300_000 });
-    const p5 = 1 / (1 + Math.exp(-(-4 + 0.1 * 25)));
+    const p5 = ovenScrapP(5);
     const [ov, asm, test] = r.stations;
     expect(ov?.scrap).toBe(0);
     expect(asm?.parts).toBeGreaterThan(20_000);
