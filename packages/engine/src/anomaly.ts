@@ -234,12 +234,6 @@ export class AnomalyDetectors {
     }
   }
 
-  /** The learnt baseline of a signal, once formed. */
-  baseline(idx: number): { mean: number; sigma: number } | undefined {
-    const s = this.#sigma[idx] as number;
-    return Number.isNaN(s) ? undefined : { mean: this.#bmean[idx] as number, sigma: s };
-  }
-
   /**
    * Edge detection for one kind: true when the condition just became true (the caller then
    * reports it with {@link #fire}); false otherwise, re-arming when the condition is false.
